@@ -1,0 +1,1 @@
+"""kgtool: an auditable knowledge graph of critical-minerals geopolitics, built from news sources."""

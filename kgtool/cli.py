@@ -1,0 +1,251 @@
+"""The `kgtool` command line: parse options, call one library function, print. Nothing else.
+
+Exit codes, the same for every command:
+  0 success   1 a finding (inconsistency, missing coverage, query check)   2 usage error
+  3 bad input (malformed or missing file, quote not found, unknown name)
+  4 an external component failed (Java, reasoner)   70 internal bug
+"""
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from .errors import KgtoolError
+
+EXIT_CODES = """\b
+Exit codes: 0 success, 1 a finding, 2 usage error, 3 bad input,
+4 an external component failed, 70 internal bug."""
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def reports_errors(command: F) -> F:
+    """Turn kgtool's errors into one message and the documented exit code; bugs into code 70."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except KgtoolError as error:
+            click.echo(f"error: {error.render()}", err=True)
+            sys.exit(error.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception:
+            click.echo(traceback.format_exc(), err=True)
+            click.echo("internal error: this is a bug in kgtool; please report it with the text above.", err=True)
+            sys.exit(70)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _project() -> Any:
+    from .config import find_project
+
+    return find_project()
+
+
+@click.group(epilog=EXIT_CODES)
+@click.version_option(package_name="kgtool")
+def main() -> None:
+    """Build, check, query and export the critical-minerals knowledge graph.
+
+    \b
+    Example:
+      kgtool build && kgtool reason && kgtool query --list
+    """
+
+
+@main.command(epilog=EXIT_CODES)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the Turtle (default: dist/kgtool.ttl).")
+@reports_errors
+def build(output: Path | None) -> None:
+    """Compile corpus, ontology and curated facts into one graph, as Turtle.
+
+    Every quote is checked against its source document; the build stops, naming the
+    file, line and document, when one is not found exactly.
+
+    \b
+    Example:
+      kgtool build --output dist/kgtool.ttl
+    """
+    from .build import build as build_graph
+    from .export import write_graph
+    from .namespaces import KG, RDF
+
+    project = _project()
+    result = build_graph(project)
+    target = output or project.built_graph
+    write_graph(result.graph, target)
+    claims = sum(1 for _ in result.graph.subjects(RDF.type, KG.QuantitativeClaim)) + \
+        sum(1 for _ in result.graph.subjects(RDF.type, KG.RelationClaim))
+    conflicts = sum(1 for _ in result.graph.triples((None, KG.conflictsWith, None))) // 2
+    click.echo(f"built {len(result.graph)} triples: {len(result.sources.documents)} documents, "
+               f"{claims} claims, {conflicts} conflicting pairs -> {target}")
+
+
+@main.command(epilog=EXIT_CODES)
+@click.option("--format", "-f", "rdf_format", default="turtle", show_default=True,
+              type=click.Choice(["turtle", "ntriples", "jsonld", "rdfxml"]), help="Serialisation.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write here instead of standard output.")
+@reports_errors
+def export(rdf_format: str, output: Path | None) -> None:
+    """Build the graph and write it as Turtle, N-Triples, JSON-LD or RDF/XML (byte-stable).
+
+    \b
+    Example:
+      kgtool export --format ntriples --output dist/kgtool.nt
+    """
+    from .build import build as build_graph
+    from .export import write_graph
+    from .rdfio import RdfFormat, serialise
+
+    result = build_graph(_project())
+    fmt = RdfFormat(rdf_format)
+    if output is None:
+        sys.stdout.buffer.write(serialise(result.graph, fmt))
+        return
+    size = write_graph(result.graph, output, fmt)
+    click.echo(f"wrote {size} bytes of {rdf_format} -> {output}", err=True)
+
+
+@main.command(epilog=EXIT_CODES)
+@click.option("--reasoner", type=click.Choice(["hermit", "pellet"]), default="hermit", show_default=True)
+@click.option("--inferred", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the inferred types and class hierarchy here as Turtle.")
+@reports_errors
+def reason(reasoner: str, inferred: Path | None) -> None:
+    """Check with an OWL reasoner that ontology and graph are consistent (needs Java).
+
+    Exits 1 naming the clashing individuals, or the unsatisfiable classes, when not.
+
+    \b
+    Example:
+      kgtool reason --inferred dist/inferred.ttl
+    """
+    from .build import build as build_graph
+    from .export import write_graph
+    from .reason import Reasoner
+    from .reason import reason as run_reasoner
+
+    graph = build_graph(_project()).graph
+    report = run_reasoner(graph, reasoner=Reasoner(reasoner))
+    name = graph.namespace_manager.normalizeUri
+    click.echo(f"{reasoner}: {len(graph)} triples ({report.omitted_literals} literals of non-OWL 2 datatypes "
+               "such as xsd:date left out for the reasoner)")
+    if not report.consistent:
+        click.echo("INCONSISTENT", err=True)
+        for clash in report.clashes:
+            click.echo(f"  {name(clash.individual)} is both {name(clash.first)} ({clash.reasons[0]}) and "
+                       f"{name(clash.second)} ({clash.reasons[1]}), which are disjoint", err=True)
+        if not report.clashes:
+            click.echo("  no simple type clash found; retract recent changes to find the cause", err=True)
+        sys.exit(1)
+    if report.unsatisfiable:
+        click.echo("unsatisfiable classes: " + ", ".join(name(c) for c in report.unsatisfiable), err=True)
+        sys.exit(1)
+    click.echo("consistent; no unsatisfiable classes")
+    if inferred is not None:
+        write_graph(report.inferred, inferred)
+        click.echo(f"wrote {len(report.inferred)} inferred triples -> {inferred}")
+
+
+@main.command(epilog=EXIT_CODES)
+@click.option("--format", "-f", "out_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--all", "show_all", is_flag=True, help="List every number and mention, not only what is missing.")
+@reports_errors
+def coverage(out_format: str, show_all: bool) -> None:
+    """List every number and known-entity mention in the cleaned corpus and whether the graph accounts for it.
+
+    Exits 1 when a number is neither captured by a claim nor waived.
+
+    \b
+    Example:
+      kgtool coverage --all
+    """
+    from .build import build as build_graph
+    from .coverage import coverage as compute
+    from .render import coverage_json, coverage_text
+
+    report = compute(build_graph(_project()))
+    click.echo(coverage_json(report) if out_format == "json" else coverage_text(report, show_all=show_all))
+    if not report.complete:
+        sys.exit(1)
+
+
+@main.command(epilog=EXIT_CODES)
+@click.argument("name", required=False)
+@click.option("--list", "list_queries", is_flag=True, help="List the saved queries.")
+@click.option("--param", "-p", multiple=True, metavar="NAME=VALUE",
+              help="Bind a parameter (an IRI, a prefixed name or a label); repeatable.")
+@click.option("--format", "-f", "out_format", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True)
+@reports_errors
+def query(name: str | None, list_queries: bool, param: tuple[str, ...], out_format: str) -> None:
+    """Run a saved query from queries/ on the built graph.
+
+    \b
+    Example:
+      kgtool query --list
+      kgtool query russia-reserves --param subject=Russia --format csv
+    """
+    from .build import build as build_graph
+    from .queries import find_saved_query, list_saved_queries, run_saved_query
+    from .render import query_csv, query_json, query_table
+
+    project = _project()
+    if list_queries or name is None:
+        for saved in list_saved_queries(project.queries):
+            params = " ".join(f"[{p.name}={p.default or ''}]" for p in saved.parameters)
+            click.echo(f"{saved.name:32} {saved.title} {params}".rstrip())
+        return
+    given = {}
+    for item in param:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise click.UsageError(f"--param takes NAME=VALUE, got {item!r}")
+        given[key] = value
+    saved = find_saved_query(project.queries, name)
+    graph = build_graph(project).graph
+    result = run_saved_query(graph, saved, given)
+    render = {"table": lambda: query_table(result, graph), "csv": lambda: query_csv(result),
+              "json": lambda: query_json(result)}[out_format]
+    click.echo(render())
+
+
+@main.command(epilog=EXIT_CODES)
+@click.argument("doc_id", required=False)
+@click.option("--removed", is_flag=True, help="Show what the cleaner removed, with reasons.")
+@reports_errors
+def corpus(doc_id: str | None, removed: bool) -> None:
+    """List the source documents, or show one's cleaned text (and what was removed).
+
+    \b
+    Example:
+      kgtool corpus 003 --removed
+    """
+    from .corpus import read_corpus
+    from .errors import BadInputError
+
+    documents = read_corpus(_project().sources)
+    if doc_id is None:
+        for document in documents.values():
+            click.echo(f"{document.doc_id}  {document.path.name}  {len(document.text)} chars, "
+                       f"{len(document.kept)} paragraphs kept, {len(document.removed)} removed")
+        return
+    if doc_id not in documents:
+        raise BadInputError(f"no document {doc_id!r} in the corpus", hint=f"known: {', '.join(documents)}")
+    document = documents[doc_id]
+    if removed:
+        for removal in document.removed:
+            text = document.text[removal.span.start:removal.span.end]
+            click.echo(f"{removal.span.start}-{removal.span.end}  {removal.reason}: {text[:70]}")
+        return
+    click.echo(document.cleaned_text)
