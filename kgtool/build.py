@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 
@@ -79,6 +80,12 @@ def date_literal(value: str) -> Literal:
         if pattern.match(value):
             return Literal(value, datatype=datatype)
     return Literal(value)
+
+
+def decimal_lexical(value: Decimal) -> str:
+    """The canonical xsd:decimal form ("28700000.0", "28.7"), the same in every serialisation."""
+    text = format(value.normalize(), "f")
+    return text if "." in text else text + ".0"
 
 
 def expand_property(name: str) -> URIRef:
@@ -291,7 +298,7 @@ class _Writer:
             self.add(node, RDF.type, KG.QuantitativeClaim)
             self.add(node, KG.claimSubject, KGR[claim.subject])
             self.add(node, KG.measure, KGV[claim.measure])
-            self.add(node, KG.value, Literal(format(claim.value, "f"), datatype=XSD.decimal))
+            self.add(node, KG.value, Literal(decimal_lexical(claim.value), datatype=XSD.decimal))
             self.add(node, KG.unit, KGV[claim.unit])
             self.add(node, KG.qualifier, KGV[claim.qualifier])
             if claim.commodity:

@@ -9,6 +9,7 @@ from enum import Enum
 from pathlib import Path
 
 from rdflib import Graph
+from rdflib.compare import to_canonical_graph
 
 from .errors import BadInputError
 from .store import new_graph
@@ -66,9 +67,10 @@ def load_graph(*paths: Path) -> Graph:
 
 
 def canonical_copy(graph: Graph) -> Graph:
-    """The same triples inserted in sorted order, so serialisers that follow insertion order are stable."""
+    """The same graph with blank nodes labelled by content and triples inserted in sorted order,
+    so that serialisers which follow insertion order give the same bytes every time."""
     copy = new_graph()
-    for triple in sorted(graph, key=lambda t: tuple(term.n3() for term in t)):
+    for triple in sorted(to_canonical_graph(graph), key=lambda t: tuple(term.n3() for term in t)):
         copy.add(triple)
     return copy
 
@@ -77,17 +79,26 @@ def serialise(graph: Graph, rdf_format: RdfFormat) -> bytes:
     """Bytes that depend only on the graph's triples (sorted, stable prefixes, no random labels)."""
     if rdf_format is RdfFormat.TURTLE:
         return graph.serialize(format="longturtle", encoding="utf-8")
-    if rdf_format is RdfFormat.NTRIPLES:
-        lines = sorted(set(graph.serialize(format="nt", encoding="utf-8").decode("utf-8").splitlines()))
-        return ("\n".join(line for line in lines if line) + "\n").encode("utf-8")
     copy = canonical_copy(graph)
+    if rdf_format is RdfFormat.NTRIPLES:
+        lines = sorted(set(copy.serialize(format="nt", encoding="utf-8").decode("utf-8").splitlines()))
+        return ("\n".join(line for line in lines if line) + "\n").encode("utf-8")
     if rdf_format is RdfFormat.JSONLD:
         context = {prefix: iri for prefix, iri in sorted(graph.namespaces()) if prefix}
         document = json.loads(copy.serialize(format="json-ld", context=context, auto_compact=True))
         if isinstance(document.get("@graph"), list):
             document["@graph"].sort(key=lambda node: str(node.get("@id", "")))
         return (json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
-    return copy.serialize(format="pretty-xml", encoding="utf-8")
+    return _sorted_rdfxml(copy.serialize(format="xml", encoding="utf-8").decode("utf-8")).encode("utf-8")
+
+
+def _sorted_rdfxml(text: str) -> str:
+    """rdflib's flat RDF/XML with its rdf:Description blocks in sorted order (its own order varies)."""
+    head, _, rest = text.partition("  <rdf:Description")
+    body, _, tail = rest.rpartition("  </rdf:Description>")
+    blocks = ("  <rdf:Description" + body + "  </rdf:Description>").split("  </rdf:Description>\n")
+    blocks = [b if b.endswith("  </rdf:Description>") else b + "  </rdf:Description>" for b in blocks if b.strip()]
+    return head + "\n".join(sorted(blocks)) + tail
 
 
 def write_atomic(path: Path, data: bytes) -> None:

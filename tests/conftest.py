@@ -1,0 +1,57 @@
+"""Shared fixtures: the project, one build of it, copies to break, and an offline guard."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+from kgtool.build import BuildResult, build
+from kgtool.config import Project
+
+ROOT = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture(scope="session")
+def project() -> Project:
+    return Project(ROOT)
+
+
+@pytest.fixture(scope="session")
+def built(project: Project) -> BuildResult:
+    return build(project)
+
+
+@pytest.fixture()
+def project_copy(tmp_path: Path) -> Project:
+    """A writable copy of the project's inputs, for tests that break them."""
+    for folder in ("ontology", "data", "corpus", "queries"):
+        if (ROOT / folder).exists():
+            shutil.copytree(ROOT / folder, tmp_path / folder)
+    return Project(tmp_path)
+
+
+@pytest.fixture()
+def require_java() -> None:
+    """The reasoner needs Java: a failure under CI=true, a skip elsewhere."""
+    if shutil.which("java") is None:
+        if IN_CI:
+            pytest.fail("Java is required in CI (scripts/setup.sh installs it)")
+        pytest.skip("no Java on this machine; run scripts/setup.sh (CI never skips this)")
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never touch the network: any outbound connection fails loudly."""
+    real_connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: object) -> object:
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and (host.startswith("127.") or host in ("localhost", "::1")) or self.family == socket.AF_UNIX:
+            return real_connect(self, address)
+        raise AssertionError(f"a test tried to reach the network: {address!r}")
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
