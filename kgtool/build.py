@@ -120,9 +120,11 @@ def _anchor_all(sources: Sources, problems: _Problems) -> dict[QuoteRef, Anchor]
         wanted.append((claim.quote, not metadata))
     wanted += [(waiver.quote, True) for waiver in curated.waivers]
     anchors: dict[QuoteRef, Anchor] = {}
+    seen: set[QuoteRef] = set()
     for ref, kept_only in wanted:
-        if ref in anchors:
+        if ref in seen:
             continue
+        seen.add(ref)
         document = sources.documents.get(ref.doc_id)
         if document is None:
             problems.add(ref.origin, f"document {ref.doc_id} is not in the corpus (corpus/sources/{ref.doc_id}_*.txt)")

@@ -21,7 +21,11 @@ class KgtoolError(Exception):
         """`file:line: message (hint)`, the one line a user sees."""
         where = ""
         if self.path is not None:
-            where = f"{self.path}:{self.line}: " if self.line else f"{self.path}: "
+            try:
+                shown = self.path.resolve().relative_to(Path.cwd().resolve())
+            except ValueError:
+                shown = self.path
+            where = f"{shown}:{self.line}: " if self.line else f"{shown}: "
         hint = f"\n  hint: {self.hint}" if self.hint else ""
         return f"{where}{self.message}{hint}"
 

@@ -14,7 +14,11 @@ class Origin:
     line: int
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}"
+        try:
+            shown = self.path.resolve().relative_to(Path.cwd().resolve())
+        except ValueError:
+            shown = self.path
+        return f"{shown}:{self.line}"
 
 
 @dataclass(frozen=True)
