@@ -19,7 +19,7 @@ from .corpus import Document, read_corpus
 from .curated import load_curated
 from .errors import BadInputError
 from .evidence import Anchor, QuoteError, anchor
-from .model import Claim, CuratedData, Entity, Origin, QuantityClaim, QuoteRef, RelationClaim
+from .model import Claim, CuratedData, Entity, Named, Origin, QuantityClaim, QuoteRef, RelationClaim
 from .namespaces import (DCTERMS, KG, KGCLAIM, KGDOC, KGEV, KGR, KGV, OA, OWL, PREFIXES, PROV, RDF, RDFS, SKOS,
                          XSD)
 from .ontology import Ontology, load_ontology
@@ -98,7 +98,7 @@ def expand_property(name: str) -> URIRef:
 
 
 def claim_iri(claim: Claim) -> URIRef:
-    return KGCLAIM[f"{claim.doc_id}-{claim.id}"]
+    return KGCLAIM[f"{claim.doc_id}-{claim.id}" if claim.doc_id else f"background-{claim.id}"]
 
 
 def evidence_iri(found: Anchor) -> URIRef:
@@ -116,8 +116,9 @@ def _anchor_all(sources: Sources, problems: _Problems) -> dict[QuoteRef, Anchor]
     for entity in curated.entities:
         wanted += [(ref, False) for ref in entity.evidence]
     for claim in curated.claims:
-        metadata = isinstance(claim, RelationClaim) and claim.metadata
-        wanted.append((claim.quote, not metadata))
+        if claim.quote is not None:
+            metadata = isinstance(claim, RelationClaim) and claim.metadata
+            wanted.append((claim.quote, not metadata))
     wanted += [(waiver.quote, True) for waiver in curated.waivers]
     anchors: dict[QuoteRef, Anchor] = {}
     seen: set[QuoteRef] = set()
@@ -140,7 +141,8 @@ def _anchor_all(sources: Sources, problems: _Problems) -> dict[QuoteRef, Anchor]
 def _check_names(sources: Sources, problems: _Problems) -> None:
     curated, ontology = sources.curated, sources.ontology
     known: dict[str, Origin] = {}
-    for item in (*curated.elements, *curated.entities):
+    named: list[Named] = [*curated.elements, *curated.entities]
+    for item in named:
         if item.id in known:
             problems.add(item.origin, f"entity id {item.id!r} is declared twice (first at {known[item.id]})")
         known[item.id] = item.origin
@@ -159,7 +161,7 @@ def _check_names(sources: Sources, problems: _Problems) -> None:
 
     seen_claims: set[URIRef] = set()
     for claim in curated.claims:
-        origin = claim.quote.origin
+        origin = claim.origin or (claim.quote.origin if claim.quote else Origin(Path("data"), 0))
         iri = claim_iri(claim)
         if iri in seen_claims:
             problems.add(origin, f"claim {claim.id} of document {claim.doc_id} is declared twice")
@@ -199,10 +201,11 @@ class _Writer:
         self.sources = sources
         self.anchors = anchors
         self.graph = new_graph()
-        self.labels: dict[str, str] = {e.id: e.label for e in (*sources.curated.elements, *sources.curated.entities)}
+        named: list[Named] = [*sources.curated.elements, *sources.curated.entities]
+        self.labels = {item.id: item.label for item in named}
 
     def add(self, s: Node, p: Node, o: Node) -> None:
-        self.graph.add((s, p, o))  # type: ignore[arg-type]
+        self.graph.add((s, p, o))
 
     def evidence(self, ref: QuoteRef) -> URIRef:
         found = self.anchors[ref]
@@ -278,16 +281,20 @@ class _Writer:
                 what += f" of {self.labels[claim.commodity]}"
             by = f", {self.labels[claim.attributed_to]}" if claim.attributed_to else ""
             when = f", {claim.as_of}" if claim.as_of else ""
-            return f"{self.labels[claim.subject]}: {what} {claim.as_stated}{by}{when} ({claim.doc_id})"
+            return f"{self.labels[claim.subject]}: {what} {claim.as_stated}{by}{when}"
         subject = f"document {claim.doc_id}" if claim.metadata else self.labels[claim.subject]
         target = self.labels[claim.object] if claim.object else claim.value
-        return f"{subject} {claim.property.split(':')[-1]} {target} ({claim.doc_id})"
+        return f"{subject} {claim.property.split(':')[-1]} {target}"
 
     def claim(self, claim: Claim) -> None:
         node = claim_iri(claim)
-        self.add(node, RDFS.label, Literal(self.claim_label(claim), lang="en"))
-        self.add(node, PROV.wasDerivedFrom, KGDOC[claim.doc_id])
-        self.add(node, KG.hasEvidence, self.evidence(claim.quote))
+        local = str(node)[len(str(KGCLAIM)):]
+        self.add(node, RDFS.label, Literal(f"{self.claim_label(claim)} [{local}]", lang="en"))
+        if claim.quote is not None:
+            self.add(node, PROV.wasDerivedFrom, KGDOC[claim.doc_id])
+            self.add(node, KG.hasEvidence, self.evidence(claim.quote))
+        if claim.reference:
+            self.add(node, DCTERMS.source, Literal(claim.reference))
         if claim.attributed_to:
             self.add(node, KG.attributedTo, KGR[claim.attributed_to])
         if claim.as_of:

@@ -215,9 +215,12 @@ def query(name: str | None, list_queries: bool, param: tuple[str, ...], out_form
     saved = find_saved_query(project.queries, name)
     graph = build_graph(project).graph
     result = run_saved_query(graph, saved, given)
-    render = {"table": lambda: query_table(result, graph), "csv": lambda: query_csv(result),
-              "json": lambda: query_json(result)}[out_format]
-    click.echo(render())
+    if out_format == "csv":
+        click.echo(query_csv(result))
+    elif out_format == "json":
+        click.echo(query_json(result))
+    else:
+        click.echo(query_table(result, graph))
 
 
 @main.command(epilog=EXIT_CODES)
@@ -249,3 +252,117 @@ def corpus(doc_id: str | None, removed: bool) -> None:
             click.echo(f"{removal.span.start}-{removal.span.end}  {removal.reason}: {text[:70]}")
         return
     click.echo(document.cleaned_text)
+
+
+@main.command(epilog=EXIT_CODES)
+@click.argument("data", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--shapes", "-s", "shape_paths", multiple=True, type=click.Path(path_type=Path),
+              help="Shapes file or folder (default: shapes/); repeatable.")
+@click.option("--inference", "-i", type=click.Choice(["none", "rdfs", "owlrl"]), default="none", show_default=True,
+              help="Entailment before validating. The ontology is always merged into the data graph, so "
+                   "targets reach subclass instances without any.")
+@click.option("--format", "-f", "out_format", type=click.Choice(["text", "turtle", "json", "junit"]),
+              default="text", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the report here.")
+@click.option("--max-violations", type=click.IntRange(min=1), help="Show at most this many results (text).")
+@click.option("--allow-warnings", is_flag=True, help="Exit 0 when there are warnings but no violations.")
+@reports_errors
+def validate(data: tuple[Path, ...], shape_paths: tuple[Path, ...], inference: str, out_format: str,
+             output: Path | None, max_violations: int | None, allow_warnings: bool) -> None:
+    """Validate the built graph, or the given RDF files, against the SHACL shapes.
+
+    Exits 0 when it conforms (or has only infos, or warnings with --allow-warnings), 1 on
+    violations or warnings, 3 on malformed data or shapes.
+
+    \b
+    Example:
+      kgtool validate --format junit --output dist/shacl.xml
+      kgtool validate my-additions.ttl --allow-warnings
+    """
+    from .build import build as build_graph
+    from .rdfio import load_graph, write_atomic
+    from .render import validation_json, validation_junit, validation_text
+    from .validate import Inference, load_shapes
+    from .validate import validate as run_validation
+
+    project = _project()
+    shapes = load_shapes(list(shape_paths) or [project.shapes])
+    if data:
+        from .ontology import load_ontology
+
+        graph = load_graph(*data)
+        graph += load_ontology(project.ontology).graph
+    else:
+        graph = build_graph(project).graph
+    report = run_validation(graph, shapes, inference=Inference(inference))
+    if out_format == "turtle":
+        text = report.graph.serialize(format="longturtle")
+    elif out_format == "json":
+        text = validation_json(report)
+    elif out_format == "junit":
+        text = validation_junit(report, graph)
+    else:
+        text = validation_text(report, graph, limit=max_violations)
+    if output is not None:
+        write_atomic(output, text.encode("utf-8"))
+        click.echo(validation_text(report, graph, limit=0).splitlines()[-1], err=True)
+    else:
+        click.echo(text)
+    if report.fails(allow_warnings=allow_warnings):
+        sys.exit(1)
+
+
+@main.command(epilog=EXIT_CODES)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Which checks run at which level (default: lint.yaml).")
+@click.option("--format", "-f", "out_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@reports_errors
+def lint(config_path: Path | None, out_format: str) -> None:
+    """Lint the ontology and the graph (labels, definitions, undeclared or unused terms, domains and ranges).
+
+    Exits 1 when there is an ERROR or WARN finding.
+
+    \b
+    Example:
+      kgtool lint --config lint.yaml
+    """
+    from .build import build as build_graph
+    from .lint import DEFAULT_CONFIG, load_lint_config
+    from .lint import lint as run_lint
+    from .render import lint_json, lint_text
+    from .store import new_graph
+    from .validate import load_shapes
+
+    project = _project()
+    path = config_path or project.lint_config
+    config = load_lint_config(path) if config_path or path.exists() else DEFAULT_CONFIG
+    result = build_graph(project)
+    shapes = load_shapes([project.shapes]) if any(project.shapes.glob("*.ttl")) else new_graph()
+    report = run_lint(result.sources.ontology.graph, result.graph, shapes, config)
+    click.echo(lint_json(report) if out_format == "json" else lint_text(report))
+    if report.fails():
+        sys.exit(1)
+
+
+@main.command(epilog=EXIT_CODES)
+@click.option("--reasoner", type=click.Choice(["hermit", "pellet"]), default="hermit", show_default=True)
+@click.option("--allow-warnings", is_flag=True, help="SHACL warnings do not fail the check.")
+@reports_errors
+def check(reasoner: str, allow_warnings: bool) -> None:
+    """Build, then run coverage, lint, the reasoner and SHACL validation, with one summary.
+
+    Run this before committing curated data. The exit code is the worst step's.
+
+    \b
+    Example:
+      kgtool check
+    """
+    from .check import overall_exit_code, run_check
+    from .reason import Reasoner
+
+    steps = run_check(_project(), reasoner=Reasoner(reasoner), allow_warnings=allow_warnings)
+    for step in steps:
+        click.echo(f"{step.name:9} {step.status:8} {step.summary}")
+    code = overall_exit_code(steps)
+    click.echo("all checks passed" if code == 0 else f"check failed (exit {code})")
+    sys.exit(code)

@@ -41,6 +41,10 @@ class Project:
         return self.root / "dist"
 
     @property
+    def lint_config(self) -> Path:
+        return self.root / "lint.yaml"
+
+    @property
     def built_graph(self) -> Path:
         return self.dist / "kgtool.ttl"
 

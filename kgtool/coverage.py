@@ -12,7 +12,7 @@ from enum import Enum
 
 from .build import BuildResult, claim_iri
 from .corpus import Span
-from .model import RelationClaim
+from .model import Named, RelationClaim
 
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
@@ -59,14 +59,15 @@ def coverage(result: BuildResult) -> CoverageReport:
     claim_spans: dict[str, list[tuple[Span, str]]] = {}
     waiver_spans: dict[str, list[tuple[Span, str]]] = {}
     for claim in curated.claims:
-        if isinstance(claim, RelationClaim) and claim.metadata:
+        if claim.quote is None or (isinstance(claim, RelationClaim) and claim.metadata):
             continue
         found = result.anchors[claim.quote]
         claim_spans.setdefault(claim.doc_id, []).append((found.span, str(claim_iri(claim))))
     for waiver in curated.waivers:
         found = result.anchors[waiver.quote]
         waiver_spans.setdefault(waiver.doc_id, []).append((found.span, waiver.reason))
-    names = sorted({(name, item.id) for item in (*curated.elements, *curated.entities)
+    named: list[Named] = [*curated.elements, *curated.entities]
+    names = sorted({(name, item.id) for item in named
                     for name in (item.label, *item.alt) if len(name) >= 2},
                    key=lambda pair: (-len(pair[0]), pair))
     patterns = [(_name_pattern(name), entity_id) for name, entity_id in names]

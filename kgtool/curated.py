@@ -34,15 +34,19 @@ class _LineLoader(yaml.SafeLoader):
     """A safe loader that records each mapping's line and keeps dates and numbers as written."""
 
 
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
-    mapping = loader.construct_mapping(node, deep=True)
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    mapping: dict[Any, Any] = loader.construct_mapping(node, deep=True)
     mapping[LINE] = node.start_mark.line + 1
     return mapping
 
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 # Dates stay strings ("2024-03" must not become anything else); so do timestamps.
-_LineLoader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
+def _construct_timestamp(loader: _LineLoader, node: yaml.ScalarNode) -> str:
+    return str(loader.construct_scalar(node))
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
@@ -191,7 +195,7 @@ RELATION_REQUIRED = {"subject", "property"}
 RELATION_OPTIONAL = {"object", "value", "start", "end", "as_of", "attributed_to", "as_stated", "time_note"}
 
 
-def _claim(item: _Item, doc_id: str, quote: QuoteRef) -> Claim:
+def _claim(item: _Item, doc_id: str, quote: QuoteRef | None, reference: str | None = None) -> Claim:
     item.check_keys({"id"}, {"quantity", "relation"})
     claim_id = item.slug("id") or ""
     if ("quantity" in item.data) == ("relation" in item.data):
@@ -200,7 +204,7 @@ def _claim(item: _Item, doc_id: str, quote: QuoteRef) -> Claim:
         body = _Item(item.data["quantity"], item.path, f"claim {claim_id}", item.line)
         body.check_keys(QUANTITY_REQUIRED, QUANTITY_OPTIONAL)
         return QuantityClaim(
-            id=claim_id, doc_id=doc_id, quote=quote,
+            id=claim_id, doc_id=doc_id, quote=quote, reference=reference, origin=item.origin,
             subject=body.slug("subject") or "", measure=body.slug("measure") or "",
             value=_number(body, "value"), unit=body.slug("unit") or "",
             as_stated=body.text("as_stated", required=True) or "",
@@ -218,7 +222,7 @@ def _claim(item: _Item, doc_id: str, quote: QuoteRef) -> Claim:
     if not re.match(r"^([a-z]+:)?[A-Za-z][A-Za-z0-9]*$", prop):
         raise body.fail(f"'property' must be a kg: local name such as controlledBy, got {prop!r}")
     return RelationClaim(
-        id=claim_id, doc_id=doc_id, quote=quote,
+        id=claim_id, doc_id=doc_id, quote=quote, reference=reference, origin=item.origin,
         subject=body.slug("subject") or "", property=prop,
         object=body.slug("object", required=False), value=body.text("value"),
         start=body.date("start"), end=body.date("end"), as_of=body.date("as_of"),
@@ -274,7 +278,7 @@ def _documents(path: Path) -> tuple[list[DocumentMeta], list[Claim]]:
                     raise field_item.fail("give exactly one of 'entity' or 'value'")
                 claims.append(RelationClaim(
                     id=f"meta-{key}" + (f"-{target}" if key == "cites" else ""), doc_id=doc_id, quote=quote,
-                    subject="", property=prop, object=target, value=value, metadata=True))
+                    subject="", property=prop, object=target, value=value, metadata=True, origin=field_item.origin))
     return metas, claims
 
 
@@ -295,6 +299,26 @@ def _elements(path: Path) -> tuple[str, list[Element]]:
     return top.text("source", required=True) or "", elements
 
 
+def _background(path: Path) -> list[Claim]:
+    """Background claims: each group names the reference work it comes from; no document, no quote."""
+    if not path.exists():
+        return []
+    top = _Item(read_yaml(path), path, "background file", 1)
+    top.check_keys({"facts"}, set())
+    claims: list[Claim] = []
+    seen: set[str] = set()
+    for group in top.items("facts", "background fact"):
+        group.check_keys({"source", "claims"}, set())
+        reference = group.text("source", required=True)
+        for claim_item in group.items("claims", "claim"):
+            claim = _claim(claim_item, "", None, reference)
+            if claim.id in seen:
+                raise claim_item.fail(f"claim id {claim.id!r} is used twice in this file")
+            seen.add(claim.id)
+            claims.append(claim)
+    return claims
+
+
 def load_curated(data_dir: Path) -> CuratedData:
     """Read elements.yaml, entities.yaml, documents.yaml and facts/*.yaml from `data_dir`."""
     source, elements = _elements(data_dir / "elements.yaml")
@@ -302,6 +326,7 @@ def load_curated(data_dir: Path) -> CuratedData:
     registry.check_keys({"entities"}, set())
     entities = [_entity(e) for e in registry.items("entities", "entity")]
     documents, claims = _documents(data_dir / "documents.yaml")
+    claims += _background(data_dir / "background.yaml")
     waivers: list[Waiver] = []
     fact_files = sorted((data_dir / "facts").glob("*.yaml"))
     for path in fact_files:
@@ -309,6 +334,7 @@ def load_curated(data_dir: Path) -> CuratedData:
         entities += more_entities
         claims += more_claims
         waivers += more_waivers
-    files = (data_dir / "elements.yaml", data_dir / "entities.yaml", data_dir / "documents.yaml", *fact_files)
+    files = (data_dir / "elements.yaml", data_dir / "entities.yaml", data_dir / "documents.yaml",
+             *([data_dir / "background.yaml"] if (data_dir / "background.yaml").exists() else []), *fact_files)
     return CuratedData(source, tuple(elements), tuple(entities), tuple(documents), tuple(claims), tuple(waivers),
                        files)

@@ -67,7 +67,7 @@ class QuantityClaim:
 
     id: str
     doc_id: str
-    quote: QuoteRef
+    quote: QuoteRef | None
     subject: str
     measure: str
     value: Decimal
@@ -81,6 +81,8 @@ class QuantityClaim:
     hedge: str | None = None
     classification: str | None = None
     time_note: str | None = None
+    reference: str | None = None
+    origin: Origin | None = None
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,7 @@ class RelationClaim:
 
     id: str
     doc_id: str
-    quote: QuoteRef
+    quote: QuoteRef | None
     subject: str
     property: str
     object: str | None = None
@@ -101,9 +103,15 @@ class RelationClaim:
     as_stated: str | None = None
     time_note: str | None = None
     metadata: bool = False
+    reference: str | None = None
+    origin: Origin | None = None
 
+
+Named = Element | Entity
+"""Anything with an entity id: a chemical element or an entity of the registry."""
 
 Claim = QuantityClaim | RelationClaim
+"""A claim has a quote from a source document, or (background data) a `reference` work and no document."""
 
 
 @dataclass(frozen=True)

@@ -149,7 +149,7 @@ def run_sparql(graph: Graph, sparql: str, bindings: dict[str, Identifier] | None
         raise BadInputError("only SELECT and ASK queries are supported here")
     variables = tuple(str(v) for v in result.vars or ())
     rows = tuple(tuple(row) for row in result)  # type: ignore[arg-type]
-    labels = {}
+    labels: dict[Node, str] = {}
     for row in rows:
         for term in row:
             if isinstance(term, URIRef) and term not in labels:

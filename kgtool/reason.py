@@ -90,9 +90,13 @@ def _superclasses(graph: Graph) -> dict[URIRef, set[URIRef]]:
 def _disjoint_pairs(graph: Graph) -> set[frozenset[URIRef]]:
     pairs: set[frozenset[URIRef]] = set()
     for a, b in graph.subject_objects(OWL.disjointWith):
-        pairs.add(frozenset((a, b)))
+        if isinstance(a, URIRef) and isinstance(b, URIRef):
+            pairs.add(frozenset((a, b)))
     for node in graph.subjects(RDF.type, OWL.AllDisjointClasses):
-        members = [m for m in Collection(graph, graph.value(node, OWL.members)) if isinstance(m, URIRef)]
+        head = graph.value(node, OWL.members)
+        if head is None:
+            continue
+        members = [m for m in Collection(graph, head) if isinstance(m, URIRef)]
         pairs |= {frozenset((a, b)) for i, a in enumerate(members) for b in members[i + 1:]}
     return pairs
 
@@ -111,14 +115,14 @@ def find_clashes(graph: Graph) -> list[Clash]:
 
     for s, o in graph.subject_objects(RDF.type):
         if (o, RDF.type, OWL.Class) in graph:
-            note(s, o, f"typed {graph.namespace_manager.normalizeUri(o)}")
+            note(s, o, f"typed {graph.namespace_manager.normalizeUri(str(o))}")
     for s, p, o in graph:
         short = graph.namespace_manager.normalizeUri(p) if isinstance(p, URIRef) else str(p)
         for cls in domains.get(p, ()):
             note(s, cls, f"subject of {short}")
         if isinstance(o, URIRef):
             for cls in ranges.get(p, ()):
-                note(o, cls, f"object of {short} from {graph.namespace_manager.normalizeUri(s)}")
+                note(o, cls, f"object of {short} from {graph.namespace_manager.normalizeUri(str(s))}")
     clashes = []
     for pair in sorted(_disjoint_pairs(graph), key=lambda p: sorted(map(str, p))):
         first, second = sorted(pair, key=str)

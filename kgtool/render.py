@@ -5,11 +5,18 @@ import csv
 import io
 import json
 
+from typing import TYPE_CHECKING
+
 from rdflib import Graph, Literal, URIRef
 from rdflib.term import Node
 
-from .coverage import CoverageReport, Status
+from .coverage import CoverageReport, Mention, Status
+from .namespaces import RDFS
 from .queries import QueryResult
+
+if TYPE_CHECKING:
+    from .lint import LintReport
+    from .validate import ValidationReport, ValidationResult
 
 
 def term_text(term: Node | None, graph: Graph | None = None) -> str:
@@ -33,7 +40,9 @@ def query_table(result: QueryResult, graph: Graph) -> str:
 
     rows = [[cell(t) for t in row] for row in result.rows]
     widths = [max([len(v)] + [len(r[i]) for r in rows]) for i, v in enumerate(result.variables)]
-    line = lambda values: "  ".join(v.ljust(w) for v, w in zip(values, widths)).rstrip()  # noqa: E731
+    def line(values: list[str]) -> str:
+        return "  ".join(v.ljust(w) for v, w in zip(values, widths)).rstrip()
+
     out = [line(list(result.variables)), line(["-" * w for w in widths])] + [line(r) for r in rows]
     out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
     return "\n".join(out)
@@ -79,7 +88,9 @@ def coverage_text(report: CoverageReport, *, show_all: bool = False) -> str:
         for mention in report.mentions:
             lines.append(f"{mention.doc_id}:{mention.span.start}-{mention.span.end}  mention {mention.text!r} "
                          f"-> kgr:{mention.entity}  {mention.status.value}")
-    count = lambda items, status: sum(1 for m in items if m.status is status)  # noqa: E731
+    def count(items: tuple[Mention, ...], status: Status) -> int:
+        return sum(1 for m in items if m.status is status)
+
     numbers, mentions = report.numbers, report.mentions
     lines.append(f"numbers: {len(numbers)} ({count(numbers, Status.CAPTURED)} captured, "
                  f"{count(numbers, Status.WAIVED)} waived, {count(numbers, Status.MISSING)} missing)")
@@ -89,7 +100,87 @@ def coverage_text(report: CoverageReport, *, show_all: bool = False) -> str:
 
 
 def coverage_json(report: CoverageReport) -> str:
-    item = lambda m, kind: {"kind": kind, "document": m.doc_id, "start": m.span.start, "end": m.span.end,  # noqa: E731
-                            "text": m.text, "status": m.status.value, "by": list(m.by), "entity": m.entity}
+    def item(m: Mention, kind: str) -> dict[str, object]:
+        return {"kind": kind, "document": m.doc_id, "start": m.span.start, "end": m.span.end,
+                "text": m.text, "status": m.status.value, "by": list(m.by), "entity": m.entity}
+
     return json.dumps([item(m, "number") for m in report.numbers] + [item(m, "mention") for m in report.mentions],
                       indent=2, ensure_ascii=False)
+
+
+def _short(term: Node | None, graph: Graph) -> str:
+    return "" if term is None else term_text(term, graph)
+
+
+def validation_text(report: "ValidationReport", data: Graph, *, limit: int | None = None) -> str:
+    """Results grouped by shape and severity, each focus node named by label and IRI, then counts."""
+    from .validate import Severity
+
+    lines: list[str] = []
+    shown = report.results if limit is None else report.results[:limit]
+    groups: dict[tuple[str, str], list[ValidationResult]] = {}
+    for result in shown:
+        groups.setdefault((result.severity.value, _short(result.source_shape, data)), []).append(result)
+    for (severity, shape), results in groups.items():
+        lines.append(f"{severity} {shape} ({len(results)})")
+        for result in results:
+            label = data.value(result.focus_node, RDFS.label) if isinstance(result.focus_node, URIRef) else None
+            focus = _short(result.focus_node, data) + (f" ({label})" if label else "")
+            path = f" {_short(result.result_path, data)}" if result.result_path is not None else ""
+            value = f" = {_short(result.value, data)[:80]}" if result.value is not None else ""
+            component = _short(result.source_constraint_component, data).replace("sh:", "")
+            lines.append(f"  {focus}{path}{value}: {result.message} [{component}]")
+    if limit is not None and len(report.results) > limit:
+        lines.append(f"... {len(report.results) - limit} more results not shown (--max-violations {limit})")
+    counts = ", ".join(f"{report.count(s)} {s.value.lower()}{'s' if report.count(s) != 1 else ''}" for s in Severity)
+    lines.append(("conforms" if report.conforms else "does not conform") + f": {counts}")
+    return "\n".join(lines)
+
+
+def validation_json(report: "ValidationReport") -> str:
+    """A list of results under the SHACL names."""
+    def text(term: Node | None) -> str | None:
+        return None if term is None else str(term)
+
+    return json.dumps([{
+        "focusNode": text(r.focus_node), "resultPath": text(r.result_path), "value": text(r.value),
+        "sourceShape": text(r.source_shape), "sourceConstraintComponent": text(r.source_constraint_component),
+        "resultSeverity": str(r.severity.iri), "resultMessage": r.message,
+    } for r in report.results], indent=2, ensure_ascii=False)
+
+
+def validation_junit(report: "ValidationReport", data: Graph) -> str:
+    """JUnit XML: one test case per shape, a failure per Violation or Warning, so CI shows them."""
+    from xml.sax.saxutils import quoteattr
+
+    shapes: dict[str, list[ValidationResult]] = {}
+    for result in report.results:
+        shapes.setdefault(_short(result.source_shape, data), []).append(result)
+    failing = [r for r in report.results if r.severity.value != "Info"]
+    out = ['<?xml version="1.0" encoding="utf-8"?>',
+           f'<testsuite name="kgtool validate" tests="{max(len(shapes), 1)}" failures="{len(failing)}">']
+    if not shapes:
+        out.append('  <testcase classname="shacl" name="conforms"/>')
+    for shape, results in sorted(shapes.items()):
+        out.append(f'  <testcase classname="shacl" name={quoteattr(shape)}>')
+        for r in results:
+            if r.severity.value == "Info":
+                continue
+            message = f"{_short(r.focus_node, data)} {_short(r.result_path, data)}: {r.message}"
+            out.append(f'    <failure type={quoteattr(r.severity.value)} message={quoteattr(message)}/>')
+        out.append("  </testcase>")
+    out.append("</testsuite>")
+    return "\n".join(out) + "\n"
+
+
+def lint_text(report: "LintReport") -> str:
+    from .lint import Level
+
+    lines = [f"{f.level.value:5} {f.check}: {f.message}" for f in report.findings]
+    lines.append(", ".join(f"{report.count(level)} {level.value}" for level in Level))
+    return "\n".join(lines)
+
+
+def lint_json(report: "LintReport") -> str:
+    return json.dumps([{"level": f.level.value, "check": f.check, "subject": str(f.subject), "message": f.message}
+                       for f in report.findings], indent=2, ensure_ascii=False)
