@@ -92,28 +92,82 @@ def build(output: Path | None) -> None:
 
 @main.command(epilog=EXIT_CODES)
 @click.option("--format", "-f", "rdf_format", default="turtle", show_default=True,
-              type=click.Choice(["turtle", "ntriples", "jsonld", "rdfxml"]), help="Serialisation.")
+              type=click.Choice(["turtle", "ntriples", "nquads", "jsonld", "rdfxml"]), help="Serialisation.")
+@click.option("--artefact", "-a", default="merged", show_default=True, type=click.Choice(["merged", "ontology", "data"]),
+              help="The whole graph, the ontology alone, or the data alone.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               help="Write here instead of standard output.")
 @reports_errors
-def export(rdf_format: str, output: Path | None) -> None:
-    """Build the graph and write it as Turtle, N-Triples, JSON-LD or RDF/XML (byte-stable).
+def export(rdf_format: str, artefact: str, output: Path | None) -> None:
+    """Build the graph and write it in a serialisation other systems ingest (byte-stable).
+
+    N-Quads put each source document's claims and evidence in a named graph of its own
+    (kgdoc:NNN), the ontology in <https://w3id.org/kgtool/ontology>, the rest in
+    <https://w3id.org/kgtool/graph/shared>.
 
     \b
     Example:
-      kgtool export --format ntriples --output dist/kgtool.nt
+      kgtool export --format nquads --output dist/kgtool.nq
+      kgtool export --artefact ontology --format rdfxml --output dist/kgtool-ontology.rdf
     """
     from .build import build as build_graph
-    from .export import write_graph
-    from .rdfio import RdfFormat, serialise
+    from .export import Artefact, export_bytes, write_export
+    from .rdfio import RdfFormat
 
     result = build_graph(_project())
-    fmt = RdfFormat(rdf_format)
+    fmt, part = RdfFormat(rdf_format), Artefact(artefact)
     if output is None:
-        sys.stdout.buffer.write(serialise(result.graph, fmt))
+        sys.stdout.buffer.write(export_bytes(result, fmt, part))
         return
-    size = write_graph(result.graph, output, fmt)
-    click.echo(f"wrote {size} bytes of {rdf_format} -> {output}", err=True)
+    size = write_export(result, output, fmt, part)
+    click.echo(f"wrote {size} bytes of {rdf_format} ({artefact}) -> {output}", err=True)
+
+
+@main.command(epilog=EXIT_CODES)
+@click.option("--version", "version", required=True, metavar="X.Y.Z", help="The release's semantic version.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing release of that version.")
+@reports_errors
+def release(version: str, overwrite: bool) -> None:
+    """Write dist/X.Y.Z/ with every artefact, a VoID + DCAT description, checksums and a changelog.
+
+    The changelog is the semantic diff against the previous release in dist/. An existing
+    release is never overwritten without --overwrite.
+
+    \b
+    Example:
+      kgtool release --version 1.0.0
+    """
+    from .release import release as make_release
+
+    result = make_release(_project(), version, overwrite=overwrite)
+    click.echo(f"released {result.version}: {result.triples} triples, {len(result.files)} files -> {result.folder}")
+    click.echo(result.diff.summary() if result.diff is not None else "first release")
+
+
+@main.command(epilog=EXIT_CODES)
+@click.argument("old")
+@click.argument("new")
+@click.option("--format", "-f", "out_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@reports_errors
+def diff(old: str, new: str, out_format: str) -> None:
+    """Compare two graphs semantically (blank-node-insensitive): added, removed, changed values.
+
+    OLD and NEW are RDF files, release folders, or release versions in dist/. Exits 0 when
+    the graphs are equal, 1 when they differ.
+
+    \b
+    Example:
+      kgtool diff 1.0.0 1.1.0
+      kgtool diff old.ttl dist/kgtool.ttl --format json
+    """
+    from .release import locate
+    from .diff import diff_paths
+
+    dist = _project().dist
+    result = diff_paths(locate(old, dist), locate(new, dist))
+    click.echo(result.json() if out_format == "json" else result.text(), nl=False)
+    if not result.equal:
+        sys.exit(1)
 
 
 @main.command(epilog=EXIT_CODES)

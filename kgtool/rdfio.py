@@ -1,17 +1,21 @@
 """Parse RDF with clear errors, serialise canonically, and write files atomically."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import tempfile
+from collections.abc import Mapping
 from enum import Enum
 from pathlib import Path
 
-from rdflib import Graph
+from rdflib import BNode, Graph, URIRef
 from rdflib.compare import to_canonical_graph
+from rdflib.term import Node
 
 from .errors import BadInputError
+from .namespaces import PREFIXES
 from .store import new_graph
 
 
@@ -20,12 +24,24 @@ class RdfFormat(str, Enum):
 
     TURTLE = "turtle"
     NTRIPLES = "ntriples"
+    NQUADS = "nquads"
     JSONLD = "jsonld"
     RDFXML = "rdfxml"
 
     @property
     def suffix(self) -> str:
-        return {"turtle": ".ttl", "ntriples": ".nt", "jsonld": ".jsonld", "rdfxml": ".rdf"}[self.value]
+        return {"turtle": ".ttl", "ntriples": ".nt", "nquads": ".nq", "jsonld": ".jsonld", "rdfxml": ".rdf"}[self.value]
+
+    @property
+    def media_type(self) -> str:
+        """The IANA media type of the serialisation."""
+        return {"turtle": "text/turtle", "ntriples": "application/n-triples", "nquads": "application/n-quads",
+                "jsonld": "application/ld+json", "rdfxml": "application/rdf+xml"}[self.value]
+
+    @property
+    def label(self) -> str:
+        return {"turtle": "Turtle", "ntriples": "N-Triples", "nquads": "N-Quads", "jsonld": "JSON-LD",
+                "rdfxml": "RDF/XML"}[self.value]
 
 
 PARSE_FORMATS = {".ttl": "turtle", ".nt": "nt", ".rdf": "xml", ".owl": "xml", ".xml": "xml",
@@ -66,30 +82,99 @@ def load_graph(*paths: Path) -> Graph:
     return graph
 
 
-def canonical_copy(graph: Graph) -> Graph:
+def canonical_copy(graph: Graph, prefixes: Mapping[str, str] | None = None) -> Graph:
     """The same graph with blank nodes labelled by content and triples inserted in sorted order,
-    so that serialisers which follow insertion order give the same bytes every time."""
+    so that serialisers which follow insertion order give the same bytes every time.
+
+    The copy has exactly the project's prefixes bound (plus `prefixes`), whatever the original had,
+    so the bytes written depend on the triples alone."""
     copy = new_graph()
+    for prefix, iri in sorted((prefixes or {}).items()):
+        copy.bind(prefix, iri, override=True, replace=True)
     for triple in sorted(to_canonical_graph(graph), key=lambda t: tuple(term.n3() for term in t)):
         copy.add(triple)
     return copy
 
 
-def serialise(graph: Graph, rdf_format: RdfFormat) -> bytes:
-    """Bytes that depend only on the graph's triples (sorted, stable prefixes, no random labels)."""
+def jsonld_context() -> dict[str, str]:
+    """The JSON-LD context of kgtool: one term per prefix of `namespaces.PREFIXES`, sorted.
+
+    Shipped as `context/kgtool.context.jsonld` and embedded in every JSON-LD file kgtool writes, so
+    that a JSON-LD processor expands it offline: nothing refers to a context by URL."""
+    return dict(sorted(PREFIXES.items()))
+
+
+def context_document() -> bytes:
+    """The bytes of the shipped context file `context/kgtool.context.jsonld`."""
+    return _json_bytes({"@context": jsonld_context()})
+
+
+def _json_bytes(document: object) -> bytes:
+    return (json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def serialise(graph: Graph, rdf_format: RdfFormat, *, prefixes: Mapping[str, str] | None = None,
+              relative_to: str | None = None, already_canonical: bool = False) -> bytes:
+    """Bytes that depend only on the graph's triples (sorted, stable prefixes, no random labels).
+
+    `prefixes` adds prefixes to the project's own (Turtle and RDF/XML; JSON-LD always uses the shipped
+    context). With `relative_to`, Turtle writes the IRIs that start with it as relative IRIs and no
+    BASE, so that they resolve against wherever the file is read from. N-Quads of a plain graph puts
+    every triple in the default graph; see `serialise_nquads` for named graphs. `already_canonical`
+    says `graph` is the result of `canonical_copy` (with these prefixes), to save canonicalising it
+    again when one graph is written in several formats."""
+    if rdf_format is RdfFormat.NQUADS:
+        return serialise_nquads({None: graph})
+    copy = graph if already_canonical else canonical_copy(graph, prefixes)
     if rdf_format is RdfFormat.TURTLE:
-        return graph.serialize(format="longturtle", encoding="utf-8")
-    copy = canonical_copy(graph)
+        if relative_to is None:
+            return copy.serialize(format="longturtle", encoding="utf-8")
+        text = copy.serialize(format="longturtle", base=relative_to, encoding="utf-8").decode("utf-8")
+        base_line = f"BASE <{relative_to}>\n"
+        if not text.startswith(base_line):  # pragma: no cover - rdflib changed how it writes BASE
+            raise RuntimeError("rdflib's longturtle no longer starts with the BASE line")
+        return text[len(base_line):].encode("utf-8")
     if rdf_format is RdfFormat.NTRIPLES:
-        lines = sorted(set(copy.serialize(format="nt", encoding="utf-8").decode("utf-8").splitlines()))
-        return ("\n".join(line for line in lines if line) + "\n").encode("utf-8")
+        return _sorted_lines(copy.serialize(format="nt", encoding="utf-8").decode("utf-8"))
     if rdf_format is RdfFormat.JSONLD:
-        context = {prefix: iri for prefix, iri in sorted(graph.namespaces()) if prefix}
-        document = json.loads(copy.serialize(format="json-ld", context=context, auto_compact=True))
+        document = json.loads(copy.serialize(format="json-ld", context=jsonld_context(), auto_compact=True))
         if isinstance(document.get("@graph"), list):
             document["@graph"].sort(key=lambda node: str(node.get("@id", "")))
-        return (json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+        return _json_bytes(document)
     return _sorted_rdfxml(copy.serialize(format="xml", encoding="utf-8").decode("utf-8")).encode("utf-8")
+
+
+def serialise_nquads(graphs: Mapping[URIRef | None, Graph]) -> bytes:
+    """Sorted N-Quads: the triples of each graph in the named graph of its key (None: the default graph).
+
+    Blank nodes are labelled by content within each graph and prefixed by a hash of the graph's name,
+    so a blank node never silently joins two graphs."""
+    lines: set[str] = set()
+    for name, graph in graphs.items():
+        tag = "" if name is None else hashlib.sha256(str(name).encode("utf-8")).hexdigest()[:8]
+        suffix = " ." if name is None else f" {name.n3()} ."
+        copy = canonical_copy(graph)
+        if tag:
+            relabelled = new_graph()
+
+            def label(term: Node) -> Node:
+                return BNode(f"g{tag}{term}") if isinstance(term, BNode) else term
+
+            for s, p, o in copy:
+                relabelled.add((label(s), label(p), label(o)))
+            copy = relabelled
+        for line in copy.serialize(format="nt", encoding="utf-8").decode("utf-8").splitlines():
+            if not line.strip():
+                continue
+            if not line.endswith(" ."):  # pragma: no cover - rdflib changed its N-Triples layout
+                raise RuntimeError(f"unexpected N-Triples line from rdflib: {line[:80]}")
+            lines.add(line[:-2] + suffix)
+    return _sorted_lines("\n".join(lines))
+
+
+def _sorted_lines(text: str) -> bytes:
+    lines = sorted(set(line for line in text.splitlines() if line))
+    return ("\n".join(lines) + "\n").encode("utf-8") if lines else b""
 
 
 def _sorted_rdfxml(text: str) -> str:

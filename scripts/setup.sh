@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Set up a fresh machine: system packages (Java for the OWL reasoners) and a virtualenv with kgtool.
-# Idempotent; safe to run again. Needs root (or sudo) only when Java is missing.
+# Set up a fresh machine: system packages (Java for the OWL reasoners, Raptor's rapper for the
+# interoperability tests) and a virtualenv with kgtool.
+# Idempotent; safe to run again. Needs root (or sudo) only when Java or rapper is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +10,13 @@ if ! command -v java >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq default-jre-headless >/dev/null
+fi
+
+if ! command -v rapper >/dev/null 2>&1; then
+    echo "setup: installing Raptor's rapper, an independent RDF parser for the interoperability tests" >&2
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq raptor2-utils >/dev/null
 fi
 
 PYTHON="${PYTHON:-python3}"
