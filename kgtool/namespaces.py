@@ -16,6 +16,7 @@ KGDOC = Namespace(BASE + "document/")    # source documents
 ORG = Namespace("http://www.w3.org/ns/org#")
 OA = Namespace("http://www.w3.org/ns/oa#")
 SH = Namespace("http://www.w3.org/ns/shacl#")
+KGSH = Namespace(BASE + "shapes#")       # SHACL shapes
 
 PREFIXES: dict[str, str] = {
     "kg": str(KG),
@@ -24,6 +25,7 @@ PREFIXES: dict[str, str] = {
     "kgclaim": str(KGCLAIM),
     "kgev": str(KGEV),
     "kgdoc": str(KGDOC),
+    "kgsh": str(KGSH),
     "rdf": str(RDF),
     "rdfs": str(RDFS),
     "owl": str(OWL),
@@ -35,5 +37,5 @@ PREFIXES: dict[str, str] = {
     "oa": str(OA),
 }
 
-__all__ = ["BASE", "ONTOLOGY_IRI", "KG", "KGV", "KGR", "KGCLAIM", "KGEV", "KGDOC", "ORG", "OA", "SH",
+__all__ = ["BASE", "ONTOLOGY_IRI", "KG", "KGV", "KGR", "KGCLAIM", "KGEV", "KGDOC", "ORG", "OA", "SH", "KGSH",
            "PREFIXES", "DCTERMS", "OWL", "PROV", "RDF", "RDFS", "SKOS", "XSD"]

@@ -133,7 +133,9 @@ def validation_text(report: "ValidationReport", data: Graph, *, limit: int | Non
     if limit is not None and len(report.results) > limit:
         lines.append(f"... {len(report.results) - limit} more results not shown (--max-violations {limit})")
     counts = ", ".join(f"{report.count(s)} {s.value.lower()}{'s' if report.count(s) != 1 else ''}" for s in Severity)
-    lines.append(("conforms" if report.conforms else "does not conform") + f": {counts}")
+    verdict = "conforms" if report.conforms else (
+        "fails" if report.count(Severity.VIOLATION) or report.count(Severity.WARNING) else "passes with infos only")
+    lines.append(f"{verdict}: {counts}")
     return "\n".join(lines)
 
 

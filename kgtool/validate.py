@@ -6,9 +6,12 @@ that is why no inference is needed by default.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 from rdflib import Graph, URIRef
 from rdflib.term import Node
@@ -103,15 +106,48 @@ def _results(report: Graph) -> tuple[ValidationResult, ...]:
                                                 str(r.result_path), str(r.value))))
 
 
+@contextmanager
+def _parse_each_query_once() -> Iterator[None]:
+    """Within the block, rdflib parses each distinct SPARQL text once instead of once per call.
+
+    pySHACL hands rdflib the text of a SHACL-SPARQL constraint for every focus node, and rdflib
+    parses it every time (10-25 ms each): 14.5 s instead of 2 s on the shipped graph. A translated
+    query is what rdflib's prepareQuery returns, and evaluating it does not change it, so results
+    are identical. The original method is restored when the block ends.
+    """
+    from rdflib.plugins.sparql.parser import parseQuery
+    from rdflib.plugins.sparql.processor import SPARQLProcessor, translateQuery
+
+    original = SPARQLProcessor.query
+    prepared: dict[tuple[Any, ...], Any] = {}
+
+    def query(self: SPARQLProcessor, strOrQuery: Any, initBindings: Any = None,  # noqa: N803 - rdflib's names
+              initNs: Any = None, base: Any = None, DEBUG: bool = False) -> Any:  # noqa: N803
+        if isinstance(strOrQuery, str):
+            key = (strOrQuery, base, tuple(sorted((initNs or {}).items())))
+            if key not in prepared:
+                prepared[key] = translateQuery(parseQuery(strOrQuery), base, initNs)
+            strOrQuery = prepared[key]
+        return original(self, strOrQuery, initBindings, initNs, base, DEBUG)
+
+    SPARQLProcessor.query = query  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        SPARQLProcessor.query = original  # type: ignore[method-assign]
+
+
 def validate(data: Graph, shapes: Graph, *, inference: Inference = Inference.NONE,
              meta_shacl: bool = False) -> ValidationReport:
     """Validate `data` (which should include the ontology) against `shapes` with pySHACL."""
     import pyshacl  # heavy: imported only when validating
 
     try:
-        conforms, report_graph, _ = pyshacl.validate(
-            data, shacl_graph=shapes, inference=None if inference is Inference.NONE else inference.value,
-            advanced=True, meta_shacl=meta_shacl, allow_warnings=False, allow_infos=False, debug=False)
+        with _parse_each_query_once():
+            conforms, report_graph, _ = pyshacl.validate(
+                data, shacl_graph=shapes, inference=None if inference is Inference.NONE else inference.value,
+                advanced=True, meta_shacl=meta_shacl, allow_warnings=False, allow_infos=False, debug=False,
+                inplace=inference is Inference.NONE)
     except pyshacl.errors.ReportableRuntimeError as error:
         raise BadInputError(f"the shapes graph is not valid SHACL: {' '.join(str(error).split())[:400]}") from None
     report = new_graph()
