@@ -116,7 +116,8 @@ def _parse_each_query_once() -> Iterator[None]:
     are identical. The original method is restored when the block ends.
     """
     from rdflib.plugins.sparql.parser import parseQuery
-    from rdflib.plugins.sparql.processor import SPARQLProcessor, translateQuery
+    from rdflib.plugins.sparql.algebra import translateQuery
+    from rdflib.plugins.sparql.processor import SPARQLProcessor
 
     original = SPARQLProcessor.query
     prepared: dict[tuple[Any, ...], Any] = {}
