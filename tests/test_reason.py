@@ -8,7 +8,7 @@ from kgtool.build import BuildResult
 from kgtool.cli import main
 from kgtool.config import Project
 from kgtool.namespaces import KG, KGR, RDF
-from kgtool.reason import find_clashes, reason, reasoner_view
+from kgtool.reason import Reasoner, find_clashes, reason, reasoner_view
 from kgtool.store import new_graph
 
 pytestmark = pytest.mark.usefixtures("require_java")
@@ -49,3 +49,11 @@ def test_cli_exits_1_naming_the_clash(project_copy: Project, monkeypatch: pytest
     assert result.exit_code == 1
     assert "INCONSISTENT" in result.stderr
     assert "kgr:rosatom is both kg:Organisation" in result.stderr
+
+
+def test_pellet_agrees_with_hermit(built: BuildResult) -> None:
+    assert reason(built.graph, reasoner=Reasoner.PELLET).consistent
+    broken = new_graph()
+    broken += built.graph
+    broken.add((KGR.rosatom, RDF.type, KG.Person))
+    assert not reason(broken, reasoner=Reasoner.PELLET).consistent
