@@ -7,6 +7,7 @@ Exit codes, the same for every command:
 """
 from __future__ import annotations
 
+import json
 import sys
 import traceback
 from collections.abc import Callable
@@ -234,47 +235,166 @@ def coverage(out_format: str, show_all: bool) -> None:
         sys.exit(1)
 
 
-@main.command(epilog=EXIT_CODES)
+QUERY_EXIT_CODES = """\b
+Exit codes: 0 success, 2 usage error, 3 bad input (unknown query or parameter,
+a label naming no entity or several, invalid SPARQL), 4 an external component
+failed: the server (unreachable, an HTTP error, malformed or partial results)
+or the time limit (--timeout: the query was stopped), 70 internal bug."""
+
+
+@main.command(epilog=QUERY_EXIT_CODES)
 @click.argument("name", required=False)
 @click.option("--list", "list_queries", is_flag=True, help="List the saved queries.")
+@click.option("--describe", "--help-query", "describe", is_flag=True,
+              help="Explain the saved query NAME: what it answers, its parameters (type, default), examples.")
+@click.option("--execute", "-e", "execute", metavar="SPARQL",
+              help="Run this SELECT, ASK, CONSTRUCT or DESCRIBE query instead of a saved one.")
+@click.option("--file", "query_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Run the query in this file (a '# param:' header declares parameters).")
 @click.option("--param", "-p", multiple=True, metavar="NAME=VALUE",
-              help="Bind a parameter (an IRI, a prefixed name or a label); repeatable.")
-@click.option("--format", "-f", "out_format", type=click.Choice(["table", "csv", "json"]), default="table",
-              show_default=True)
+              help="Bind a parameter: an IRI (kgr:russia, <https://...>, or an entity's label), a string, "
+                   "a whole number or a date, as the query declares; bound as an RDF term, never spliced "
+                   "into the text. Repeatable.")
+@click.option("--format", "-f", "out_format", type=click.Choice(["table", "csv", "tsv", "json", "xml", "markdown",
+                                                                 "turtle", "jsonld"]),
+              help="SELECT and ASK: table (default, labels beside IRIs), csv, tsv (SPARQL 1.1 CSV/TSV), json, xml "
+                   "(SPARQL 1.1 results) or markdown. CONSTRUCT and DESCRIBE: turtle (default) or jsonld.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the answer here (atomically) instead of to standard output.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Stop the query after this long and exit 4. Default: no limit locally, 60 s for --endpoint.")
+@click.option("--endpoint", metavar="URL",
+              help="Run on this SPARQL endpoint instead of the built graph. Credentials: KGTOOL_ENDPOINT_USER "
+                   "and KGTOOL_ENDPOINT_PASSWORD, or ~/.netrc (HTTP basic; never printed).")
+@click.option("--method", type=click.Choice(["post", "get"]), default="post", show_default=True,
+              help="With --endpoint: how the query is sent.")
+@click.option("--graph", "graph_iri", metavar="IRI",
+              help="With --endpoint: query this named graph as the default graph (default-graph-uri).")
 @reports_errors
-def query(name: str | None, list_queries: bool, param: tuple[str, ...], out_format: str) -> None:
-    """Run a saved query from queries/ on the built graph.
+def query(name: str | None, list_queries: bool, describe: bool, execute: str | None, query_file: Path | None,
+          param: tuple[str, ...], out_format: str | None, output: Path | None, timeout: float | None,
+          endpoint: str | None, method: str, graph_iri: str | None) -> None:
+    """Run a saved query from queries/, or your own SPARQL, on the built graph or on a SPARQL server.
+
+    Parameters are bound as RDF terms, locally with rdflib's initBindings and on a server as a
+    VALUES block of serialised terms: a value can never change what the query means. kgtool's
+    prefixes (kg:, kgr:, rdfs:, ...) are predeclared.
 
     \b
     Example:
       kgtool query --list
-      kgtool query russia-reserves --param subject=Russia --format csv
+      kgtool query reserve-figures --describe
+      kgtool query deposit-profile --param deposit="Ak-Sugsky subsurface area" --format csv
+      kgtool query -e 'SELECT ?s WHERE { ?s a kg:Deposit }' --format json --timeout 10
+      kgtool query reserve-figures --endpoint http://localhost:8890/sparql --graph urn:kgtool
     """
-    from .build import build as build_graph
-    from .queries import find_saved_query, list_saved_queries, run_saved_query
-    from .render import query_csv, query_json, query_table
+    from dataclasses import replace
+
+    from .queries import adhoc_query, find_saved_query, list_saved_queries, read_query_file
+    from .rdfio import write_atomic
+    from .render import query_description, query_list, query_output
 
     project = _project()
-    if list_queries or name is None:
-        for saved in list_saved_queries(project.queries):
-            params = " ".join(f"[{p.name}={p.default or ''}]" for p in saved.parameters)
-            click.echo(f"{saved.name:32} {saved.title} {params}".rstrip())
+    sources = [s for s in (name, execute, query_file) if s is not None]
+    if len(sources) > 1:
+        raise click.UsageError("give one of NAME, --execute or --file")
+    if endpoint is None and (graph_iri or method != "post"):
+        raise click.UsageError("--graph and --method need --endpoint")
+    if list_queries or not sources:
+        if describe:
+            raise click.UsageError("--describe needs the NAME of a saved query")
+        click.echo(query_list(list_saved_queries(project.queries)))
         return
-    given = {}
+    given: dict[str, str] = {}
     for item in param:
         key, sep, value = item.partition("=")
-        if not sep:
+        if not sep or not key:
             raise click.UsageError(f"--param takes NAME=VALUE, got {item!r}")
         given[key] = value
-    saved = find_saved_query(project.queries, name)
-    graph = build_graph(project).graph
-    result = run_saved_query(graph, saved, given)
-    if out_format == "csv":
-        click.echo(query_csv(result))
-    elif out_format == "json":
-        click.echo(query_json(result))
+    if execute is not None:
+        saved = adhoc_query(execute)
+    elif query_file is not None:
+        saved = read_query_file(query_file)
     else:
-        click.echo(query_table(result, graph))
+        assert name is not None
+        saved = find_saved_query(project.queries, name)
+    if describe:
+        click.echo(query_description(saved))
+        return
+    if endpoint is not None:
+        from .endpoint import HttpMethod, connect, remote_labels, run_saved_remote
+
+        server = connect(endpoint, method=HttpMethod(method), timeout=timeout, default_graph=graph_iri)
+        result = run_saved_remote(server, saved, given)
+        if out_format in ("table", "markdown", None) and result.rows:
+            result = replace(result, labels=remote_labels(server, [t for row in result.rows for t in row]))
+        graph = None
+    else:
+        from .build import build as build_graph
+        from .queries import run_saved_query
+
+        graph = build_graph(project).graph
+        result = run_saved_query(graph, saved, given, timeout=timeout)
+    try:
+        data = query_output(result, out_format, graph)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    write_atomic(output, data)
+    size = (f"{len(result.graph)} triples" if result.graph is not None else
+            "a boolean" if result.boolean is not None else f"{len(result.rows)} rows")
+    click.echo(f"wrote {size} as {out_format or ('turtle' if result.graph is not None else 'table')} -> {output}",
+               err=True)
+
+
+@main.command(epilog=EXIT_CODES)
+@click.option("--endpoint", required=True, metavar="URL", help="The server's SPARQL endpoint.")
+@click.option("--graph", "graph_iri", required=True, metavar="IRI", help="The named graph to replace.")
+@click.option("--input", "input_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Load this RDF file instead of the built graph.")
+@click.option("--via", type=click.Choice(["auto", "graph-store", "update"]), default="auto", show_default=True,
+              help="Graph Store Protocol PUT, SPARQL Update (INSERT DATA in chunks), or the first that works.")
+@click.option("--graph-store", metavar="URL",
+              help="The Graph Store Protocol service (default: the endpoint's URL with /sparql-graph-crud, "
+                   "Virtuoso's convention).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Time limit for each request (default 60 s).")
+@reports_errors
+def load(endpoint: str, graph_iri: str, input_path: Path | None, via: str, graph_store: str | None,
+         timeout: float | None) -> None:
+    """Put the built graph (or an RDF file) into a named graph on a SPARQL server, replacing it.
+
+    The triples go to a staging graph first and are counted there; one update then moves them
+    onto the target, which is counted again. On any failure the target keeps its old triples and
+    the message says what state the server is in. Credentials as for kgtool query --endpoint.
+
+    \b
+    Example:
+      kgtool load --endpoint http://localhost:8890/sparql --graph urn:kgtool
+      kgtool load --endpoint http://localhost:8890/sparql --graph urn:extra --input extra.ttl --via update
+    """
+    from .endpoint import LoadMethod, connect
+    from .endpoint import load as load_into
+
+    server = connect(endpoint, timeout=timeout, graph_store=graph_store)
+    if input_path is not None:
+        from .rdfio import load_graph
+
+        graph = load_graph(input_path)
+    else:
+        from .build import build as build_graph
+
+        graph = build_graph(_project()).graph
+    report = load_into(server, graph, graph_iri, via=LoadMethod(via))
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(f"loaded {report.triples} triples into <{report.target}> at {server.url} "
+               f"(it held {report.previous}) by {report.method}")
 
 
 @main.command(epilog=EXIT_CODES)
@@ -420,3 +540,66 @@ def check(reasoner: str, allow_warnings: bool) -> None:
     code = overall_exit_code(steps)
     click.echo("all checks passed" if code == 0 else f"check failed (exit {code})")
     sys.exit(code)
+
+
+@main.command(epilog=EXIT_CODES)
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@click.option("--format", "-f", "out_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--review", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write a review file (curated facts format) for the one FILE here.")
+@click.option("--date", "doc_date", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="The document's date, to resolve relative dates (default: its own date line, if any).")
+@click.option("--add", is_flag=True, help="Also store FILE in corpus/sources/ and register it in data/documents.yaml.")
+@click.option("--accept", "accept_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Check a reviewed file and place it as data/facts/<doc>.yaml.")
+@click.option("--overwrite", is_flag=True, help="With --accept: replace an existing facts file.")
+@reports_errors
+def ingest(files: tuple[Path, ...], out_format: str, review: Path | None, doc_date: Any, add: bool,
+           accept_path: Path | None, overwrite: bool) -> None:
+    """Read a new article: link what the graph knows, find quantities and dates, propose new entities.
+
+    Writes a review file in the curated facts format (every quote filled in); after review,
+    --accept places it in data/facts/, and the next build verifies its quotes as usual.
+
+    \b
+    Example:
+      kgtool ingest article.txt --add --review review.yaml
+      kgtool ingest --accept review.yaml && kgtool build
+    """
+    from .build import build as build_graph
+    from .ingest import (MAX_BYTES, accept, add_document, ingest_bytes, ingest_file, next_doc_id,
+                               project_lexicon, render_text, to_json, write_review)
+
+    project = _project()
+    if accept_path is not None:
+        target = accept(accept_path, project, overwrite=overwrite)
+        click.echo(f"accepted {accept_path} -> {target}; run `kgtool build` to check its quotes")
+        return
+    if not files:
+        raise click.UsageError("give FILE... (or - for stdin), or --accept REVIEWED.yaml")
+    if review is not None and len(files) != 1:
+        raise click.UsageError("--review takes exactly one FILE")
+    graph = build_graph(project).graph
+    lexicon = project_lexicon(graph, project)
+    when = doc_date.date() if doc_date else None
+    results = []
+    for file in files:
+        data = sys.stdin.buffer.read(MAX_BYTES + 1) if str(file) == "-" else None
+        doc_id = None
+        if add:
+            doc_id = add_document(data if data is not None else file, project).name[:3]
+        elif review is not None:
+            doc_id = next_doc_id(project)
+        if data is not None:
+            result = ingest_bytes(data, graph=graph, doc_date=when, doc_id=doc_id, lexicon=lexicon)
+        else:
+            result = ingest_file(file, graph=graph, doc_date=when, doc_id=doc_id, lexicon=lexicon)
+        if review is not None:
+            write_review(result, review)
+        results.append(result)
+    if out_format == "json":
+        click.echo(json.dumps([to_json(r) for r in results], indent=2, ensure_ascii=False))
+    else:
+        click.echo("\n".join(render_text(r) for r in results), nl=False)
+    if review is not None:
+        click.echo(f"review file: {review}", err=True)

@@ -1,20 +1,50 @@
-"""Saved SPARQL queries: read their headers, bind their parameters, run them on a graph."""
+"""Saved and ad-hoc SPARQL queries: read their headers, bind their parameters, run them on a graph.
+
+A query's answer is a `QueryResult` whose form follows the query's: rows for SELECT, a boolean for
+ASK, a graph for CONSTRUCT and DESCRIBE. Parameters are always bound as RDF terms: with rdflib's
+`initBindings` here, and as a `VALUES` block of serialised terms for a remote server (`values_block`,
+`bind_values`), never by formatting user text into the query.
+"""
 from __future__ import annotations
 
+import datetime
+import multiprocessing
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
+from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 from rdflib import Graph, Literal, URIRef
 from rdflib.term import Identifier, Node
 
-from .errors import BadInputError
+from .errors import BadInputError, ExternalComponentError
 from .namespaces import PREFIXES, RDFS, SKOS, XSD
-from .store import run_query
+from .store import new_graph, run_query
 
 HEADER = re.compile(r"^#\s*(title|description|param|example):\s?(.*)$")
 CONTINUATION = re.compile(r"^#\s{2,}(.*)$")
 PARAM_TYPES = ("iri", "string", "integer", "date")
+VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# SPARQL's IRIREF excludes these characters; an IRI holding one could end the IRI early in query text.
+IRI_FORBIDDEN = re.compile(r'[<>"{}|^`\\\x00-\x20\x7f]')
+IRI_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_CODEPOINT_ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8})")
+
+
+class QueryForm(str, Enum):
+    """The four SPARQL query forms; each has its own kind of answer."""
+
+    SELECT = "SELECT"
+    ASK = "ASK"
+    CONSTRUCT = "CONSTRUCT"
+    DESCRIBE = "DESCRIBE"
+
+    @property
+    def gives_graph(self) -> bool:
+        return self in (QueryForm.CONSTRUCT, QueryForm.DESCRIBE)
 
 
 @dataclass(frozen=True)
@@ -27,10 +57,10 @@ class Parameter:
 
 @dataclass(frozen=True)
 class SavedQuery:
-    """A `queries/<name>.rq` file and what its header says."""
+    """A `queries/<name>.rq` file (or an ad-hoc query) and what its header says."""
 
     name: str
-    path: Path
+    path: Path | None
     title: str
     description: str
     parameters: tuple[Parameter, ...]
@@ -40,23 +70,29 @@ class SavedQuery:
 
 @dataclass(frozen=True)
 class QueryResult:
-    """The rows of a SELECT (or the answer of an ASK), with the variables in order."""
+    """The answer to one query, by its form: `rows` (SELECT, with `variables` in order), `boolean` (ASK)
+    or `graph` (CONSTRUCT, DESCRIBE). `labels` gives an rdfs:label for IRIs in the rows where known;
+    `warnings` say what a person should know about the answer (a remote server's row cap)."""
 
-    variables: tuple[str, ...]
+    variables: tuple[str, ...] = ()
     rows: tuple[tuple[Node | None, ...], ...] = ()
     boolean: bool | None = None
     labels: dict[Node, str] = field(default_factory=dict, compare=False)
+    graph: Graph | None = field(default=None, compare=False)
+    form: QueryForm = QueryForm.SELECT
+    warnings: tuple[str, ...] = ()
 
 
-def parse_saved_query(path: Path) -> SavedQuery:
-    """Read one saved query file and its header."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise BadInputError(f"cannot read query: {error}", path=path) from None
+class QueryTimeoutError(ExternalComponentError):
+    """The query engine gave no answer within the time limit (exit 4)."""
+
+
+# ---- reading queries ------------------------------------------------------------------------------
+
+def _parse_header(text: str, path: Path | None) -> tuple[dict[str, list[str]], tuple[Parameter, ...]]:
     fields: dict[str, list[str]] = {"title": [], "description": [], "param": [], "example": []}
     last = None
-    for number, line in enumerate(text.splitlines(), start=1):
+    for line in text.splitlines():
         if not line.startswith("#"):
             break
         match = HEADER.match(line)
@@ -68,16 +104,43 @@ def parse_saved_query(path: Path) -> SavedQuery:
     parameters = []
     for raw in fields["param"]:
         parts = raw.split(None, 3)
-        if len(parts) < 3 or parts[1] not in PARAM_TYPES:
+        if len(parts) < 3 or parts[1] not in PARAM_TYPES or not VARIABLE_NAME.match(parts[0]):
             raise BadInputError(f"bad '# param:' line {raw!r}", path=path,
                                 hint="write '# param: NAME TYPE DEFAULT DESCRIPTION' with TYPE one of "
                                      + ", ".join(PARAM_TYPES) + " and DEFAULT '-' for none")
         parameters.append(Parameter(parts[0], parts[1], None if parts[2] == "-" else parts[2],
                                     parts[3] if len(parts) > 3 else ""))
+    return fields, tuple(parameters)
+
+
+def parse_saved_query(path: Path) -> SavedQuery:
+    """Read one saved query file and its header."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise BadInputError(f"cannot read query: {error}", path=path) from None
+    fields, parameters = _parse_header(text, path)
     if not fields["title"]:
         raise BadInputError("saved query has no '# title:' header", path=path, line=1)
     return SavedQuery(path.stem, path, fields["title"][0], " ".join(fields["description"]),
-                      tuple(parameters), tuple(fields["example"]), text)
+                      parameters, tuple(fields["example"]), text)
+
+
+def adhoc_query(text: str, *, path: Path | None = None) -> SavedQuery:
+    """A query given on the command line or in a file; a header, if it has one, declares parameters."""
+    fields, parameters = _parse_header(text, path)
+    name = path.stem if path is not None else "ad-hoc"
+    title = fields["title"][0] if fields["title"] else "ad-hoc query"
+    return SavedQuery(name, path, title, " ".join(fields["description"]), parameters,
+                      tuple(fields["example"]), text)
+
+
+def read_query_file(path: Path) -> SavedQuery:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise BadInputError(f"cannot read query: {error}", path=path) from None
+    return adhoc_query(text, path=path)
 
 
 def list_saved_queries(folder: Path) -> list[SavedQuery]:
@@ -86,78 +149,377 @@ def list_saved_queries(folder: Path) -> list[SavedQuery]:
 
 def find_saved_query(folder: Path, name: str) -> SavedQuery:
     path = folder / f"{name}.rq"
-    if not path.is_file():
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or not path.is_file():
         known = ", ".join(q.stem for q in sorted(folder.glob("*.rq"))) or "none"
         raise BadInputError(f"unknown saved query {name!r}", hint=f"known queries: {known}")
     return parse_saved_query(path)
 
 
-def resolve_value(graph: Graph, parameter: Parameter, raw: str) -> Identifier:
-    """A parameter's text as an RDF term: IRIs by prefixed name, full IRI or exact label."""
+def query_form(sparql: str) -> QueryForm:
+    """The form of a query, checked with rdflib's SPARQL 1.1 parser (a syntax error is bad input)."""
+    from rdflib.plugins.sparql.parser import parseQuery, parseUpdate
+
+    try:
+        parsed = parseQuery(sparql)
+    except Exception as error:  # pyparsing's errors, and ValueError for bad \u escapes
+        try:
+            parseUpdate(sparql)
+        except Exception:
+            raise BadInputError(f"the query is not valid SPARQL: {' '.join(str(error).split())[:300]}") from None
+        raise BadInputError("this is a SPARQL Update; kgtool query only reads",
+                            hint="to put a graph on a server use: kgtool load --endpoint URL --graph IRI") from None
+    name = str(parsed[1].name)
+    return {"SelectQuery": QueryForm.SELECT, "AskQuery": QueryForm.ASK, "ConstructQuery": QueryForm.CONSTRUCT,
+            "DescribeQuery": QueryForm.DESCRIBE}[name]
+
+
+# ---- parameters -----------------------------------------------------------------------------------
+
+LabelLookup = Callable[[str], Sequence[URIRef]]
+
+
+def checked_iri(text: str, *, what: str = "IRI") -> URIRef:
+    """An IRI that can be written as `<...>` in SPARQL and Turtle: absolute, no spaces, quotes or brackets."""
+    if not IRI_SCHEME.match(text) or IRI_FORBIDDEN.search(text):
+        raise BadInputError(f"{what}: {text!r} is not a valid absolute IRI",
+                            hint="an IRI has a scheme (https:, urn:) and no spaces or any of <>\"{}|^`\\")
+    return URIRef(text)
+
+
+def graph_label_lookup(graph: Graph) -> LabelLookup:
+    """Entities whose rdfs:label, skos:prefLabel or skos:altLabel is the text, ignoring case."""
+    def lookup(text: str) -> list[URIRef]:
+        folded = text.casefold()
+        return sorted({s for p in (RDFS.label, SKOS.prefLabel, SKOS.altLabel)
+                       for s, o in graph.subject_objects(p) if isinstance(s, URIRef) and str(o).casefold() == folded})
+
+    return lookup
+
+
+def _short(iri: URIRef) -> str:
+    for prefix, namespace in PREFIXES.items():
+        if iri.startswith(namespace) and re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", iri[len(namespace):]):
+            return f"{prefix}:{iri[len(namespace):]}"
+    return f"<{iri}>"
+
+
+def resolve_term(parameter: Parameter, raw: str, lookup: LabelLookup) -> Identifier:
+    """A parameter's text as an RDF term: IRIs by prefixed name, full IRI or exact label (via `lookup`)."""
+    what = f"parameter {parameter.name}"
     if parameter.type == "integer":
         if not re.fullmatch(r"[+-]?\d+", raw):
-            raise BadInputError(f"parameter {parameter.name} must be a whole number, got {raw!r}")
+            raise BadInputError(f"{what} must be a whole number, got {raw!r}")
         return Literal(int(raw))
     if parameter.type == "date":
+        try:
+            datetime.date.fromisoformat(raw)
+        except ValueError:
+            raise BadInputError(f"{what} must be a date YYYY-MM-DD, got {raw!r}") from None
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+            raise BadInputError(f"{what} must be a date YYYY-MM-DD, got {raw!r}")
         return Literal(raw, datatype=XSD.date)
     if parameter.type == "string":
         return Literal(raw)
     if raw.startswith("<") and raw.endswith(">"):
-        return URIRef(raw[1:-1])
+        return checked_iri(raw[1:-1], what=what)
     prefix, _, local = raw.partition(":")
     if local and prefix in PREFIXES and not local.startswith("//"):
-        return URIRef(PREFIXES[prefix] + local)
+        return checked_iri(PREFIXES[prefix] + local, what=what)
     if re.match(r"^[a-z][a-z0-9+.-]*://", raw):
-        return URIRef(raw)
-    folded = raw.casefold()
-    matches = sorted({s for p in (RDFS.label, SKOS.prefLabel, SKOS.altLabel)
-                      for s, o in graph.subject_objects(p) if str(o).casefold() == folded and isinstance(s, URIRef)})
+        return checked_iri(raw, what=what)
+    matches = list(lookup(raw))
     if not matches:
-        raise BadInputError(f"parameter {parameter.name}: no entity is labelled {raw!r}",
+        raise BadInputError(f"{what}: no entity is labelled {raw!r}",
                             hint="give a label from the graph, a prefixed name such as kgr:russia, or a full IRI")
     if len(matches) > 1:
-        raise BadInputError(f"parameter {parameter.name}: {raw!r} names {len(matches)} entities: "
-                            + ", ".join(graph.namespace_manager.normalizeUri(m) for m in matches),
+        raise BadInputError(f"{what}: {raw!r} names {len(matches)} entities: "
+                            + ", ".join(_short(m) for m in matches),
                             hint="give the prefixed name of the one you mean")
-    return matches[0]
+    return checked_iri(str(matches[0]), what=what)
 
 
-def bind_parameters(graph: Graph, query: SavedQuery, given: dict[str, str]) -> dict[str, Identifier]:
-    """Bindings for the query: given values, else defaults. Unknown names are an error."""
+def resolve_value(graph: Graph, parameter: Parameter, raw: str) -> Identifier:
+    """A parameter's text as an RDF term, labels looked up in `graph`."""
+    return resolve_term(parameter, raw, graph_label_lookup(graph))
+
+
+def bind_parameters(graph: Graph | None, query: SavedQuery, given: Mapping[str, str], *,
+                    lookup: LabelLookup | None = None) -> dict[str, Identifier]:
+    """Bindings for the query: given values, else defaults. Unknown names are an error.
+
+    Labels are looked up with `lookup` when given (a remote server), else in `graph`."""
     known = {p.name: p for p in query.parameters}
     unknown = sorted(set(given) - set(known))
     if unknown:
         raise BadInputError(f"query {query.name} has no parameter {', '.join(unknown)}",
                             hint=f"its parameters: {', '.join(known) or 'none'}")
+    if lookup is None:
+        lookup = graph_label_lookup(graph if graph is not None else new_graph())
     bindings = {}
     for name, parameter in known.items():
         raw = given.get(name, parameter.default)
         if raw is not None:
-            bindings[name] = resolve_value(graph, parameter, raw)
+            bindings[name] = resolve_term(parameter, raw, lookup)
     return bindings
 
 
-def run_sparql(graph: Graph, sparql: str, bindings: dict[str, Identifier] | None = None) -> QueryResult:
-    """Run a SELECT or ASK query and collect its rows with labels for the IRIs in them."""
+# ---- binding by VALUES (for servers: SPARQL 1.1 has no initBindings over the protocol) ---------------
+
+def term_sparql(term: Identifier) -> str:
+    """A term as SPARQL text, by rdflib's serialisation of the term (`.n3()`), after checking that it
+    cannot end early: IRIs hold no character SPARQL forbids in `<...>`; literals are escaped by n3()."""
+    if isinstance(term, URIRef):
+        return checked_iri(str(term)).n3()
+    if isinstance(term, Literal):
+        if _CODEPOINT_ESCAPE.search(str(term)):
+            raise BadInputError(f"cannot send {str(term)[:60]!r} to a SPARQL server unchanged: SPARQL turns the "
+                                "text \\u followed by four hex digits into the character it names before parsing")
+        if term.datatype is not None:
+            checked_iri(str(term.datatype), what="datatype")
+        if term.language is not None and not re.fullmatch(r"[A-Za-z]+(-[A-Za-z0-9]+)*", term.language):
+            raise BadInputError(f"bad language tag {term.language!r}")
+        return term.n3()
+    raise BadInputError(f"cannot bind {term!r}: only IRIs and literals can be bound")
+
+
+_PREFIX_DECLARATION = re.compile(r"\bPREFIX\s+([A-Za-z][\w.-]*)?:", re.IGNORECASE)
+
+
+def declare_prefixes(sparql: str) -> str:
+    """The query with a PREFIX line for each project prefix it does not declare itself (for servers,
+    which do not know kgtool's prefixes; locally rdflib gets them as initNs)."""
+    declared = {match.group(1) or "" for match in _PREFIX_DECLARATION.finditer(sparql)}
+    lines = [f"PREFIX {prefix}: <{iri}>" for prefix, iri in PREFIXES.items() if prefix not in declared]
+    return "\n".join(lines + [sparql]) if lines else sparql
+
+
+def values_block(bindings: Mapping[str, Identifier]) -> str:
+    """`VALUES (?a ?b) { (<iri> "literal") }` for the bindings, or '' when there are none."""
+    if not bindings:
+        return ""
+    for name in bindings:
+        if not VARIABLE_NAME.match(name):
+            raise BadInputError(f"bad parameter name {name!r}")
+    names = " ".join(f"?{name}" for name in bindings)
+    terms = " ".join(term_sparql(term) for term in bindings.values())
+    return f"VALUES ({names}) {{ ({terms}) }}"
+
+
+_IRIREF = re.compile(r'<[^<>"{}|^`\\\x00-\x20]*>')
+
+
+def _where_brace(sparql: str, form: QueryForm) -> int | None:
+    """The offset of the `{` that opens the query's WHERE pattern, found by a small lexer that skips
+    comments, strings and IRIs, or None when the query has no WHERE pattern (DESCRIBE <iri>)."""
+    i, n = 0, len(sparql)
+    parens = braces = 0
+    groups: list[int] = []
+    after_where: int | None = None
+    while i < n:
+        c = sparql[i]
+        if c == "#":
+            end = sparql.find("\n", i)
+            i = n if end < 0 else end + 1
+            continue
+        if c in "\"'":
+            quote = c * 3 if sparql.startswith(c * 3, i) else c
+            j = i + len(quote)
+            while j < n and not sparql.startswith(quote, j):
+                j += 2 if sparql[j] == "\\" else 1
+            i = j + len(quote)
+            continue
+        if c == "<":
+            match = _IRIREF.match(sparql, i)
+            if match:
+                i = match.end()
+                continue
+        if c in "?$":
+            match = re.compile(r"[?$][A-Za-z0-9_\u00b7\u00c0-\uffff]*").match(sparql, i)
+            i = match.end() if match else i + 1
+            continue
+        if c == "(":
+            parens += 1
+        elif c == ")":
+            parens -= 1
+        elif c == "{":
+            if parens == 0 and braces == 0:
+                if after_where is not None:
+                    return i
+                groups.append(i)
+            braces += 1
+        elif c == "}":
+            braces -= 1
+        elif (c in "wW" and parens == 0 and braces == 0 and sparql[i:i + 5].upper() == "WHERE"
+              and (i == 0 or not re.match(r"[\w:.\-]", sparql[i - 1]))
+              and (i + 5 == n or not re.match(r"[\w:]", sparql[i + 5]))):
+            after_where = i
+            i += 5
+            continue
+        i += 1
+    if form is QueryForm.CONSTRUCT:
+        return groups[1] if len(groups) > 1 else None
+    return groups[0] if groups else None
+
+
+def _is_short_construct(sparql: str) -> bool:
+    """CONSTRUCT WHERE { ... }: the pattern is also the template, so it cannot hold VALUES."""
+    where = _where_brace(sparql, QueryForm.SELECT)
+    def blank(match: re.Match[str]) -> str:
+        return " " * len(match.group(0))
+
+    first = re.sub(r"#[^\n]*", blank, _IRIREF.sub(blank, sparql))  # offsets kept
+    return where is not None and re.search(r"\bCONSTRUCT\s+WHERE\s*\{", first[:where + 1], re.IGNORECASE) is not None
+
+
+def bind_values(sparql: str, bindings: Mapping[str, Identifier], form: QueryForm | None = None) -> str:
+    """The query with the bindings as a `VALUES` block at the start of its WHERE pattern.
+
+    SPARQL 1.1 also allows `VALUES` after the whole query, but Virtuoso 7.2 applies a trailing block
+    after projecting (an unprojected variable is "No column") and ignores it inside UNION branches
+    (wrong rows); at the start of the WHERE pattern it is joined first, as the standard says, on
+    every engine tested (rdflib, Oxigraph, Virtuoso)."""
+    block = values_block(bindings)
+    if not block:
+        return sparql
+    form = form or query_form(sparql)
+    position = _where_brace(sparql, form)
+    if position is None:
+        raise BadInputError("cannot bind parameters: the query has no WHERE pattern")
+    if form is QueryForm.CONSTRUCT and _is_short_construct(sparql):
+        raise BadInputError("cannot bind parameters into the short form CONSTRUCT WHERE { ... }",
+                            hint="write CONSTRUCT { template } WHERE { pattern }")
+    return f"{sparql[:position + 1]}\n  {block}\n{sparql[position + 1:]}"
+
+
+# ---- running on a local graph ---------------------------------------------------------------------
+
+Raw = tuple[str, Any]
+_SELECT = re.compile(r"\bSELECT\s+(?:(?:DISTINCT|REDUCED)\s+)?(\S)", re.IGNORECASE)
+
+
+def _evaluate(graph: Graph, sparql: str, bindings: Mapping[str, Identifier]) -> Raw:
+    """Run the query; the answer as picklable values (it may cross a process boundary)."""
     try:
         result = run_query(graph, sparql, bindings)
-    except Exception as error:  # rdflib's parser raises pyparsing errors; all mean a bad query here
+        if result.type == "ASK":
+            return "boolean", bool(result.askAnswer)
+        if result.type in ("CONSTRUCT", "DESCRIBE"):
+            assert result.graph is not None
+            return "graph", list(result.graph)
+        variables = tuple(str(v) for v in result.vars or ())
+        rows = [tuple(row) for row in result]  # type: ignore[arg-type]
+        first_select = _SELECT.search(re.sub(r"#[^\n]*", "", sparql))
+        if first_select is not None and first_select.group(1) == "*":
+            # rdflib lists the variables of SELECT * in no fixed order: use their order in the text
+            def first_use(name: str) -> int:
+                match = re.search(rf"[?$]{re.escape(name)}(?![A-Za-z0-9_])", sparql)
+                return match.start() if match else len(sparql)
+
+            order = sorted(range(len(variables)), key=lambda i: (first_use(variables[i]), variables[i]))
+            variables = tuple(variables[i] for i in order)
+            rows = [tuple(row[i] for i in order) for row in rows]
+        return "rows", (variables, rows)
+    except BadInputError:
+        raise
+    except Exception as error:  # rdflib raises many types for a query it cannot evaluate
         raise BadInputError(f"the query is not valid SPARQL: {' '.join(str(error).split())[:300]}") from None
-    if result.type == "ASK":
-        return QueryResult((), (), bool(result.askAnswer))
-    if result.type != "SELECT":
-        raise BadInputError("only SELECT and ASK queries are supported here")
-    variables = tuple(str(v) for v in result.vars or ())
-    rows = tuple(tuple(row) for row in result)  # type: ignore[arg-type]
+
+
+def _child(conn: Connection, graph: Graph | bytes, sparql: str, bindings: dict[str, Identifier]) -> None:
+    """Entry point of the child process that runs one query, so that a time limit can stop it."""
+    try:
+        if isinstance(graph, bytes):
+            data, graph = graph, new_graph()
+            graph.parse(data=data, format="nt")
+        conn.send(("ok", _evaluate(graph, sparql, bindings)))
+    except BadInputError as error:
+        conn.send(("bad", error.message))
+    except BaseException as error:  # anything else: report it to the parent, which shows it
+        conn.send(("bug", f"{type(error).__name__}: {error}"))
+    finally:
+        conn.close()
+
+
+def _evaluate_with_timeout(graph: Graph, sparql: str, bindings: Mapping[str, Identifier], timeout: float) -> Raw:
+    """Run the query in a child process and stop it when it has not answered within `timeout` seconds.
+
+    rdflib's engine cannot be interrupted inside a thread, so the limit needs a process: 'fork' where
+    the platform has it (the child shares the graph as it is), else 'spawn' with the graph as N-Triples."""
+    fork = "fork" in multiprocessing.get_all_start_methods()
+    context: Any = multiprocessing.get_context("fork" if fork else "spawn")  # typeshed: BaseContext lacks Process
+    receiver, sender = context.Pipe(duplex=False)
+    payload: Graph | bytes = graph if fork else graph.serialize(format="nt", encoding="utf-8")
+    process = context.Process(target=_child, args=(sender, payload, sparql, dict(bindings)), daemon=True,
+                              name="kgtool-query")
+    process.start()
+    sender.close()
+    try:
+        if not receiver.poll(timeout):
+            raise QueryTimeoutError(
+                f"the query gave no answer within {timeout:g} s (--timeout) and was stopped",
+                hint="make the query more selective, raise --timeout, or run it on a SPARQL server with --endpoint")
+        try:
+            status, value = receiver.recv()
+        except EOFError:
+            raise ExternalComponentError(f"the query engine's process ended without an answer "
+                                         f"(exit code {process.exitcode})") from None
+    finally:
+        receiver.close()
+        process.join(0.5)
+        if process.is_alive():
+            process.terminate()
+            process.join(2)
+        if process.is_alive():  # pragma: no cover - SIGTERM is enough for a Python child
+            process.kill()
+            process.join()
+    if status == "bad":
+        raise BadInputError(value)
+    if status == "bug":
+        raise RuntimeError(f"the query engine failed: {value}")
+    return value  # type: ignore[no-any-return]
+
+
+def labels_for(terms: Sequence[Node | None], graph: Graph) -> dict[Node, str]:
     labels: dict[Node, str] = {}
-    for row in rows:
-        for term in row:
-            if isinstance(term, URIRef) and term not in labels:
-                label = graph.value(term, RDFS.label)
-                if label is not None:
-                    labels[term] = str(label)
-    return QueryResult(variables, rows, None, labels)
+    for term in terms:
+        if isinstance(term, URIRef) and term not in labels:
+            label = graph.value(term, RDFS.label) or graph.value(term, SKOS.prefLabel)
+            if label is not None:
+                labels[term] = str(label)
+    return labels
 
 
-def run_saved_query(graph: Graph, query: SavedQuery, params: dict[str, str] | None = None) -> QueryResult:
-    return run_sparql(graph, query.text, bind_parameters(graph, query, params or {}))
+def result_from(raw: Raw, form: QueryForm, graph: Graph | None = None) -> QueryResult:
+    kind, value = raw
+    if kind == "boolean":
+        return QueryResult(boolean=bool(value), form=form)
+    if kind == "graph":
+        answer = new_graph()
+        for triple in value:
+            answer.add(triple)
+        return QueryResult(graph=answer, form=form)
+    variables, rows = value
+    rows = tuple(tuple(row) for row in rows)
+    labels = labels_for([t for row in rows for t in row], graph) if graph is not None else {}
+    return QueryResult(tuple(variables), rows, None, labels, form=form)
+
+
+def run_sparql(graph: Graph, sparql: str, bindings: Mapping[str, Identifier] | None = None, *,
+               timeout: float | None = None) -> QueryResult:
+    """Run any query form on the graph, with the project's prefixes predeclared and values bound.
+
+    With `timeout`, the query runs in a child process that is stopped after that many seconds
+    (QueryTimeoutError, exit 4)."""
+    form = query_form(sparql)
+    bindings = dict(bindings or {})
+    if timeout is None:
+        raw = _evaluate(graph, sparql, bindings)
+    else:
+        raw = _evaluate_with_timeout(graph, sparql, bindings, timeout)
+    return result_from(raw, form, graph)
+
+
+def run_saved_query(graph: Graph, query: SavedQuery, params: Mapping[str, str] | None = None, *,
+                    timeout: float | None = None) -> QueryResult:
+    return run_sparql(graph, query.text, bind_parameters(graph, query, params or {}), timeout=timeout)
+

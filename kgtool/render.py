@@ -7,15 +7,17 @@ import json
 
 from typing import TYPE_CHECKING
 
-from rdflib import Graph, Literal, URIRef
+from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
 from .coverage import CoverageReport, Mention, Status
 from .namespaces import RDFS
 from .queries import QueryResult
+from .store import new_graph
 
 if TYPE_CHECKING:
     from .lint import LintReport
+    from .queries import SavedQuery
     from .validate import ValidationReport, ValidationResult
 
 
@@ -28,18 +30,29 @@ def term_text(term: Node | None, graph: Graph | None = None) -> str:
     return str(term)
 
 
-def query_table(result: QueryResult, graph: Graph) -> str:
+ROW_FORMATS = ("table", "csv", "tsv", "json", "xml", "markdown")
+"""Output formats for SELECT and ASK answers (the first is the default)."""
+GRAPH_FORMATS = ("turtle", "jsonld")
+"""Output formats for CONSTRUCT and DESCRIBE answers (the first is the default)."""
+_XSD = "http://www.w3.org/2001/XMLSchema#"
+
+
+def _labelled(term: Node | None, result: QueryResult, graph: Graph | None) -> str:
+    """A cell as a person reads it: prefixed name with its label beside it, or the literal's text."""
+    if graph is None:
+        graph = new_graph()
+    text = " ".join(term_text(term, graph).split()) if isinstance(term, Literal) else term_text(term, graph)
+    label = result.labels.get(term) if term is not None else None
+    return f"{text} ({label})" if label and isinstance(term, URIRef) else text
+
+
+def query_table(result: QueryResult, graph: Graph | None = None) -> str:
     """An aligned text table; IRIs shown as prefixed names with their labels beside them."""
     if result.boolean is not None:
-        return "yes" if result.boolean else "no"
-
-    def cell(term: Node | None) -> str:
-        text = term_text(term, graph)
-        label = result.labels.get(term) if term is not None else None
-        return f"{text} ({label})" if label and isinstance(term, URIRef) else text
-
-    rows = [[cell(t) for t in row] for row in result.rows]
+        return "true" if result.boolean else "false"
+    rows = [[_labelled(t, result, graph) for t in row] for row in result.rows]
     widths = [max([len(v)] + [len(r[i]) for r in rows]) for i, v in enumerate(result.variables)]
+
     def line(values: list[str]) -> str:
         return "  ".join(v.ljust(w) for v, w in zip(values, widths)).rstrip()
 
@@ -48,34 +61,185 @@ def query_table(result: QueryResult, graph: Graph) -> str:
     return "\n".join(out)
 
 
+def query_markdown(result: QueryResult, graph: Graph | None = None) -> str:
+    """A Markdown (GitHub) table, cells as in the text table."""
+    def cell(text: str) -> str:
+        return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", "<br>") or " "
+
+    if result.boolean is not None:
+        return "| answer |\n| --- |\n| " + ("true" if result.boolean else "false") + " |"
+    lines = ["| " + " | ".join(result.variables) + " |", "|" + " --- |" * len(result.variables)]
+    for row in result.rows:
+        lines.append("| " + " | ".join(cell(_labelled(t, result, graph)) for t in row) + " |")
+    return "\n".join(lines)
+
+
 def query_csv(result: QueryResult) -> str:
+    """SPARQL 1.1 Query Results CSV: IRIs and literals as plain text, blank nodes as _:label, CRLF lines.
+    (The format has no boolean; an ASK answer is a one-column table `_askResult`.)"""
     stream = io.StringIO()
-    writer = csv.writer(stream, lineterminator="\n")
+    writer = csv.writer(stream, lineterminator="\r\n")
+    if result.boolean is not None:
+        writer.writerows([["_askResult"], ["true" if result.boolean else "false"]])
+        return stream.getvalue()
     writer.writerow(result.variables)
     for row in result.rows:
-        writer.writerow(["" if t is None else str(t) for t in row])
+        writer.writerow(["" if t is None else f"_:{t}" if isinstance(t, BNode) else str(t) for t in row])
     return stream.getvalue()
+
+
+def _tsv_term(term: Node | None) -> str:
+    """A term in SPARQL syntax for TSV: <iri>, "literal"@lang or "literal"^^<datatype>, _:label."""
+    if term is None:
+        return ""
+    if isinstance(term, URIRef):
+        return f"<{term}>"
+    if isinstance(term, BNode):
+        return f"_:{term}"
+    assert isinstance(term, Literal)
+    escaped = (str(term).replace("\\", "\\\\").replace('"', '\\"').replace("\t", "\\t")
+               .replace("\n", "\\n").replace("\r", "\\r"))
+    if term.language:
+        return f'"{escaped}"@{term.language}'
+    if term.datatype is not None:
+        return f'"{escaped}"^^<{term.datatype}>'
+    return f'"{escaped}"'
+
+
+def query_tsv(result: QueryResult) -> str:
+    """SPARQL 1.1 Query Results TSV: a header of ?variables, terms in SPARQL syntax, LF lines."""
+    if result.boolean is not None:
+        return "?_askResult\n" + ("true" if result.boolean else "false") + "\n"
+    lines = ["\t".join(f"?{v}" for v in result.variables)]
+    lines += ["\t".join(_tsv_term(t) for t in row) for row in result.rows]
+    return "\n".join(lines) + "\n"
+
+
+def _json_term(term: Node) -> dict[str, str]:
+    if isinstance(term, URIRef):
+        return {"type": "uri", "value": str(term)}
+    if isinstance(term, Literal):
+        out = {"type": "literal", "value": str(term)}
+        if term.language:
+            out["xml:lang"] = term.language
+        elif term.datatype:
+            out["datatype"] = str(term.datatype)
+        return out
+    return {"type": "bnode", "value": str(term)}
 
 
 def query_json(result: QueryResult) -> str:
     """SPARQL 1.1 Query Results JSON."""
     if result.boolean is not None:
         return json.dumps({"head": {}, "boolean": result.boolean}, indent=2)
+    bindings = [{v: _json_term(t) for v, t in zip(result.variables, row) if t is not None} for row in result.rows]
+    return json.dumps({"head": {"vars": list(result.variables)}, "results": {"bindings": bindings}},
+                      indent=2, ensure_ascii=False)
 
-    def binding(term: Node) -> dict[str, str]:
-        if isinstance(term, URIRef):
-            return {"type": "uri", "value": str(term)}
-        if isinstance(term, Literal):
-            out = {"type": "literal", "value": str(term)}
-            if term.language:
-                out["xml:lang"] = term.language
-            elif term.datatype:
-                out["datatype"] = str(term.datatype)
-            return out
-        return {"type": "bnode", "value": str(term)}
 
-    bindings = [{v: binding(t) for v, t in zip(result.variables, row) if t is not None} for row in result.rows]
-    return json.dumps({"head": {"vars": list(result.variables)}, "results": {"bindings": bindings}}, indent=2)
+def query_xml(result: QueryResult) -> str:
+    """SPARQL Query Results XML."""
+    from xml.sax.saxutils import escape, quoteattr
+
+    out = ['<?xml version="1.0" encoding="utf-8"?>', '<sparql xmlns="http://www.w3.org/2005/sparql-results#">',
+           "  <head>"]
+    out += [f"    <variable name={quoteattr(v)}/>" for v in result.variables]
+    out.append("  </head>")
+    if result.boolean is not None:
+        out.append(f"  <boolean>{'true' if result.boolean else 'false'}</boolean>")
+    else:
+        out.append("  <results>")
+        for row in result.rows:
+            out.append("    <result>")
+            for name, term in zip(result.variables, row):
+                if term is None:
+                    continue
+                if isinstance(term, URIRef):
+                    value = f"<uri>{escape(str(term))}</uri>"
+                elif isinstance(term, Literal):
+                    attribute = (f" xml:lang={quoteattr(term.language)}" if term.language else
+                                 f" datatype={quoteattr(str(term.datatype))}" if term.datatype else "")
+                    value = f"<literal{attribute}>{escape(str(term))}</literal>"
+                else:
+                    value = f"<bnode>{escape(str(term))}</bnode>"
+                out.append(f"      <binding name={quoteattr(name)}>{value}</binding>")
+            out.append("    </result>")
+        out.append("  </results>")
+    out.append("</sparql>")
+    return "\n".join(out) + "\n"
+
+
+def query_graph(result: QueryResult, out_format: str) -> bytes:
+    """A CONSTRUCT or DESCRIBE answer as canonical Turtle or JSON-LD."""
+    from .rdfio import RdfFormat, serialise
+
+    assert result.graph is not None
+    return serialise(result.graph, RdfFormat.TURTLE if out_format == "turtle" else RdfFormat.JSONLD)
+
+
+def query_output(result: QueryResult, out_format: str | None, graph: Graph | None = None) -> bytes:
+    """The answer in the format asked for (None: table for rows and booleans, Turtle for graphs).
+
+    `graph` supplies prefixes for the table and Markdown; raises ValueError for a format that does not
+    suit the answer's form."""
+    if result.graph is not None:
+        out_format = out_format or GRAPH_FORMATS[0]
+        if out_format not in GRAPH_FORMATS:
+            raise ValueError(f"a {result.form.value} query gives a graph: use --format "
+                             + " or ".join(GRAPH_FORMATS))
+        return query_graph(result, out_format)
+    out_format = out_format or ROW_FORMATS[0]
+    if out_format not in ROW_FORMATS:
+        raise ValueError(f"a {result.form.value} query gives {'a boolean' if result.boolean is not None else 'rows'}: "
+                         "use --format " + ", ".join(ROW_FORMATS))
+    text = {"table": lambda: query_table(result, graph), "markdown": lambda: query_markdown(result, graph),
+            "csv": lambda: query_csv(result), "tsv": lambda: query_tsv(result),
+            "json": lambda: query_json(result), "xml": lambda: query_xml(result)}[out_format]()
+    return (text if text.endswith("\n") else text + "\n").encode("utf-8")
+
+
+def query_list(queries: "list[SavedQuery]") -> str:
+    """One line per saved query: name, title and parameters with their defaults."""
+    lines = []
+    for saved in queries:
+        params = " ".join(f"[{p.name}={p.default or ''}]" for p in saved.parameters)
+        lines.append(f"{saved.name:32} {saved.title} {params}".rstrip())
+    return "\n".join(lines)
+
+
+def query_description(saved: "SavedQuery") -> str:
+    """What a saved query answers, its parameters with type and default, and its examples."""
+    import textwrap
+    from pathlib import Path
+
+    lines = [f"{saved.name}: {saved.title}"]
+    if saved.path is not None:
+        try:
+            shown = saved.path.resolve().relative_to(Path.cwd().resolve())
+        except ValueError:
+            shown = saved.path
+        lines.append(f"  file: {shown}")
+    if saved.description:
+        lines += ["", *textwrap.wrap(saved.description, 100)]
+    lines.append("")
+    if saved.parameters:
+        lines.append("Parameters (--param NAME=VALUE):")
+        width = max(len(p.name) for p in saved.parameters)
+        for p in saved.parameters:
+            default = f"default {p.default}" if p.default is not None else "no default"
+            lines.append(f"  {p.name:{width}}  {p.type:7}  {default}")
+            if p.description:
+                lines.append(f"  {'':{width}}  {p.description}")
+        if any(p.type == "iri" for p in saved.parameters):
+            lines += textwrap.wrap("An iri parameter takes a prefixed name (kgr:russia), a full IRI (<https://...>) or "
+                                   "an entity's label (\"Russia\"); a label that names no entity, or several, is an "
+                                   "error.", 100, initial_indent="  ", subsequent_indent="  ")
+    else:
+        lines.append("Parameters: none")
+    if saved.examples:
+        lines += ["", "Example:" if len(saved.examples) == 1 else "Examples:"]
+        lines += [f"  {example}" for example in saved.examples]
+    return "\n".join(lines)
 
 
 def coverage_text(report: CoverageReport, *, show_all: bool = False) -> str:

@@ -19,6 +19,8 @@ if ! command -v rapper >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq raptor2-utils >/dev/null
 fi
 
+bash scripts/install-virtuoso.sh   # a real SPARQL server for tests/test_virtuoso.py (idempotent)
+
 PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv

@@ -66,3 +66,28 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError(f"a test tried to reach the network: {address!r}")
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture(scope="session")
+def virtuoso() -> "Iterator[VirtuosoServer]":  # noqa: F821 (names imported below)
+    """A private Virtuoso (tests/virtuoso.py) for the whole session, stopped by its PID at the end.
+    A failure under CI=true when Virtuoso is missing, a skip elsewhere."""
+    import tempfile
+
+    from .virtuoso import VirtuosoServer, find_virtuoso, start_virtuoso
+
+    if find_virtuoso() is None:
+        if IN_CI:
+            pytest.fail("Virtuoso is required in CI (scripts/install-virtuoso.sh installs it)")
+        pytest.skip("no Virtuoso on this machine; run scripts/setup.sh (CI never skips this)")
+    root = Path(tempfile.mkdtemp(prefix="kgtool-virtuoso-"))
+    try:
+        server: VirtuosoServer = start_virtuoso(root)
+    except RuntimeError as error:
+        shutil.rmtree(root, ignore_errors=True)
+        pytest.fail(f"could not start a private Virtuoso: {error}")
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
