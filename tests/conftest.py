@@ -5,6 +5,7 @@ import os
 import shutil
 import socket
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -34,13 +35,18 @@ def project_copy(tmp_path: Path) -> Project:
     return Project(tmp_path)
 
 
+def missing(component: str, install_hint: str) -> NoReturn:
+    """A real component is missing: a failure under CI=true (CI never skips one), a skip elsewhere."""
+    if IN_CI:
+        pytest.fail(f"{component} is required in CI ({install_hint})")
+    pytest.skip(f"no {component} on this machine ({install_hint}); CI never skips this")
+
+
 @pytest.fixture()
 def require_java() -> None:
     """The reasoner needs Java: a failure under CI=true, a skip elsewhere."""
     if shutil.which("java") is None:
-        if IN_CI:
-            pytest.fail("Java is required in CI (scripts/setup.sh installs it)")
-        pytest.skip("no Java on this machine; run scripts/setup.sh (CI never skips this)")
+        missing("Java", "scripts/setup.sh installs it")
 
 
 @pytest.fixture()
@@ -48,9 +54,7 @@ def require_rapper() -> str:
     """Raptor's `rapper` checks exports with a parser we did not write: a failure under CI=true, a skip elsewhere."""
     rapper = shutil.which("rapper")
     if rapper is None:
-        if IN_CI:
-            pytest.fail("rapper is required in CI (scripts/setup.sh installs raptor2-utils)")
-        pytest.skip("no rapper on this machine; run scripts/setup.sh (CI never skips this)")
+        missing("rapper", "scripts/setup.sh installs raptor2-utils")
     return rapper
 
 
@@ -77,9 +81,7 @@ def virtuoso() -> "Iterator[VirtuosoServer]":  # noqa: F821 (names imported belo
     from .virtuoso import VirtuosoServer, find_virtuoso, start_virtuoso
 
     if find_virtuoso() is None:
-        if IN_CI:
-            pytest.fail("Virtuoso is required in CI (scripts/install-virtuoso.sh installs it)")
-        pytest.skip("no Virtuoso on this machine; run scripts/setup.sh (CI never skips this)")
+        missing("Virtuoso", "scripts/install-virtuoso.sh installs it")
     root = Path(tempfile.mkdtemp(prefix="kgtool-virtuoso-"))
     try:
         server: VirtuosoServer = start_virtuoso(root)

@@ -22,7 +22,7 @@ from kgtool.namespaces import BASE, DCTERMS, KG, KGDOC, PROV, RDF, RDFS, XSD
 from kgtool.rdfio import RdfFormat
 from kgtool.release import (ARTEFACT_FILES, SPDX, list_releases, previous_release, release, verify_release)
 
-from .conftest import ROOT
+from .conftest import ROOT, missing
 
 EXPECTED_FILES = {"kgtool.ttl", "kgtool.nt", "kgtool.nq", "kgtool.jsonld", "kgtool.rdf", "kgtool-ontology.ttl",
                   "kgtool-ontology.rdf", "kgtool-data.ttl", "kgtool-data.nt", "void.ttl", "kgtool.context.jsonld",
@@ -60,7 +60,7 @@ def test_release_files_are_what_export_writes(released: Path, built: BuildResult
 
 def test_sha256sums_is_what_sha256sum_checks(released: Path) -> None:
     if shutil.which("sha256sum") is None:
-        pytest.skip("no sha256sum (coreutils) on this machine")
+        missing("sha256sum", "Debian's coreutils")
     run = subprocess.run(["sha256sum", "--strict", "-c", "SHA256SUMS"], cwd=released, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.stdout.count(": OK") == len(EXPECTED_FILES) - 1
