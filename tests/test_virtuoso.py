@@ -183,8 +183,9 @@ def test_hostile_values_through_the_command_line(loaded: Endpoint, tmp_path: Pat
             assert "Traceback" not in refused.stderr
 
 
-def test_formats_are_the_same_from_the_server(loaded: Endpoint, built: BuildResult) -> None:
-    saved = find_saved_query(ROOT / "queries", "reserve-figures")
+@pytest.mark.parametrize("name", SAVED)
+def test_formats_are_the_same_from_the_server(loaded: Endpoint, built: BuildResult, name: str) -> None:
+    saved = find_saved_query(ROOT / "queries", name)
     local = run_saved_query(built.graph, saved)
     remote = run_saved_remote(loaded, saved)
     remote_with_labels = type(remote)(remote.variables, remote.rows, None,
@@ -209,7 +210,7 @@ def test_formats_are_the_same_from_the_server(loaded: Endpoint, built: BuildResu
     for fmt, cells in (("table", table_cells), ("markdown", markdown_cells), ("csv", csv_cells)):
         ours, theirs = query_output(local, fmt, built.graph), query_output(remote_with_labels, fmt)
         assert cells(theirs) == cells(ours), fmt
-        assert len(cells(ours)) >= 4
+        assert len(cells(ours)) >= 2, "a header and at least one row"
     # the same terms, read back, where it writes datatypes (which Virtuoso normalises for numbers)
     def from_json(data: bytes) -> list[dict[str, Any]]:
         bindings = json.loads(data)["results"]["bindings"]
