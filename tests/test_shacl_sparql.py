@@ -1,0 +1,295 @@
+"""The SPARQL validation engine (kgtool.shacl_sparql) gives the results pySHACL gives.
+
+On every shape fixture, on the shipped graph and on synthetic graphs with planted violations, the fast
+path and pySHACL (kgtool.validate.validate) report the same results: focus node, path, constraint
+component and severity, and on the project's shapes also the same value, source shape and message.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pyoxigraph as ox
+import pytest
+from rdflib import BNode, Graph, Literal, URIRef
+
+from kgtool.build import BuildResult
+from kgtool.config import Project
+from kgtool.errors import BadInputError
+from kgtool.namespaces import KG, RDF, SH
+from kgtool.rdfio import load_graph
+from kgtool.shacl_sparql import ShapesPlan, UnsupportedShapeError, load_store, validate_sparql
+from kgtool.synth import synth, write_synth
+from kgtool.validate import ValidationReport, _results, load_shapes, validate
+
+FIXTURES = Path(__file__).resolve().parent / "data" / "shapes"
+FIXTURE_FILES = sorted(FIXTURES.glob("*/*.ttl"))
+EX = "http://example.org/"
+
+
+@pytest.fixture(scope="module")
+def shapes(project: Project) -> Graph:
+    return load_shapes([project.shapes])
+
+
+@pytest.fixture(scope="module")
+def plan(shapes: Graph) -> ShapesPlan:
+    return ShapesPlan(shapes)
+
+
+@pytest.fixture(scope="module")
+def ontology_files(project: Project) -> list[Path]:
+    return sorted(project.ontology.glob("*.ttl"))
+
+
+def keys(report: ValidationReport) -> Counter[tuple[Any, ...]]:
+    return Counter((r.focus_node, r.result_path, r.source_constraint_component, r.severity) for r in report.results)
+
+
+def full(report: ValidationReport) -> Counter[tuple[Any, ...]]:
+    return Counter((r.focus_node, r.result_path, r.source_constraint_component, r.severity, r.value, r.source_shape,
+                    r.message) for r in report.results)
+
+
+def same(ours: ValidationReport, theirs: ValidationReport, *, exact: bool = True) -> None:
+    mine, pyshacl = (full(ours), full(theirs)) if exact else (keys(ours), keys(theirs))
+    assert mine == pyshacl, f"only the SPARQL engine: {mine - pyshacl}\nonly pySHACL: {pyshacl - mine}"
+    assert ours.conforms == theirs.conforms
+
+
+# ------------------------------------------------------------------------------------------------ agreement
+
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=[f"{p.parent.name}/{p.name}" for p in FIXTURE_FILES])
+def test_fixture(path: Path, ontology_files: list[Path], shapes: Graph, plan: ShapesPlan) -> None:
+    data = load_graph(*ontology_files, path)
+    same(validate_sparql(data, plan), validate(data, shapes))
+
+
+def test_shipped_graph(built: BuildResult, shapes: Graph) -> None:
+    ours = validate_sparql(built.graph, shapes)
+    same(ours, validate(built.graph, shapes))
+    assert ours.results and not ours.fails(), "the shipped graph has infos only"
+
+
+@pytest.mark.parametrize("size,seed", [(5_000, 7), (12_000, 99)])
+def test_synthetic_graph_with_planted_violations(size: int, seed: int, shapes: Graph, plan: ShapesPlan) -> None:
+    result = synth(size, seed)
+    ours = validate_sparql(result.graph, plan)
+    same(ours, validate(result.graph, shapes))
+    planted = Counter(v.key() for v in result.manifest.violations)
+    assert Counter((k[0], k[1], k[2], k[3].iri) for k in keys(ours).elements()) == planted
+
+
+def test_files_and_stores_give_the_same_results(tmp_path: Path, plan: ShapesPlan) -> None:
+    """N-Triples straight into Oxigraph (not through rdflib), Turtle, and a store loaded beforehand."""
+    path = tmp_path / "synth.nt"
+    manifest = write_synth(path, 6_000, 3)
+    planted = Counter(v.key() for v in manifest.violations)
+
+    def planted_keys(report: ValidationReport) -> Counter[tuple[Any, ...]]:
+        return Counter((r.focus_node, r.result_path, r.source_constraint_component, r.severity.iri)
+                       for r in report.results)
+
+    assert planted_keys(validate_sparql(path, plan)) == planted
+    turtle = tmp_path / "synth.ttl"
+    turtle.write_bytes(ox.serialize(ox.parse(path=str(path), format=ox.RdfFormat.N_TRIPLES),
+                                    format=ox.RdfFormat.TURTLE) or b"")
+    assert planted_keys(validate_sparql([turtle], plan)) == planted
+    store = load_store(path, preserve=plan.preserved)
+    assert planted_keys(validate_sparql(store, plan)) == planted
+
+
+def test_report_graph_is_a_shacl_report(built: BuildResult, shapes: Graph) -> None:
+    graph = built.graph + Graph()
+    claim = next(graph.subjects(KG.unit, None))
+    graph.remove((claim, KG.unit, None))
+    report = validate_sparql(graph, shapes)
+    root = next(report.graph.subjects(RDF.type, SH.ValidationReport))
+    assert report.graph.value(root, SH.conforms) == Literal(False)
+    results = list(report.graph.objects(root, SH.result))
+    assert len(results) == len(report.results)
+    for node in results:
+        for predicate in (SH.focusNode, SH.sourceShape, SH.sourceConstraintComponent, SH.resultSeverity,
+                          SH.resultMessage):
+            assert report.graph.value(node, predicate) is not None, predicate
+    # the graph says what the values say: kgtool.validate reads it back to the same results
+    assert _results(report.graph) == report.results
+
+
+# ------------------------------------------------------------------------------------------------ SHACL Core beyond the project's shapes
+
+GENERAL_SHAPES = """
+@prefix sh: <http://www.w3.org/ns/shacl#> . @prefix ex: <http://example.org/> .
+@prefix xsd: <http://www.w3.org/2001/XMLSchema#> . @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+ex:PersonShape a sh:NodeShape ; sh:targetClass ex:Person ;
+    sh:closed true ; sh:ignoredProperties ( <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> ) ;
+    sh:property ex:P-name , ex:P-age , ex:P-born , ex:P-email , ex:P-knows , ex:P-parent , ex:P-nick , ex:P-club .
+ex:P-name sh:path ex:name ; sh:minCount 1 ; sh:maxLength 10 ; sh:languageIn ( "en" "de" ) ; sh:uniqueLang true .
+ex:P-age sh:path ex:age ; sh:maxCount 1 ; sh:datatype xsd:integer ; sh:minExclusive 0 ; sh:maxExclusive 150 .
+ex:P-born sh:path ex:born ; sh:lessThanOrEquals ex:died ; sh:datatype xsd:date .
+ex:P-email sh:path ex:email ; sh:pattern "^MAILTO:" ; sh:flags "i" ; sh:nodeKind sh:IRI .
+ex:P-knows sh:path ex:knows ; sh:node ex:NamedShape ; sh:disjoint ex:parent .
+ex:P-parent sh:path ( ex:parent ex:name ) ; sh:minCount 1 ; sh:equals ex:parentName ; sh:severity sh:Warning .
+ex:P-nick sh:path [ sh:alternativePath ( ex:nick ex:alias ) ] ; sh:maxCount 2 ;
+    sh:and ( [ sh:minLength 2 ] [ sh:datatype xsd:string ] ) .
+ex:P-club sh:path [ sh:inversePath ex:member ] ; sh:class ex:Club ; sh:severity sh:Info .
+ex:NamedShape a sh:NodeShape ; sh:property [ sh:path ex:name ; sh:minCount 1 ] .
+ex:ClubShape a sh:NodeShape ; sh:targetObjectsOf ex:member ; sh:or ( [ sh:class ex:Club ] [ sh:class ex:Team ] ) ;
+    sh:property [ sh:path ex:founded ; sh:datatype xsd:gYear ; sh:hasValue "1900"^^xsd:gYear ] .
+ex:NodeTargetShape a sh:NodeShape ; sh:targetNode ex:alice , ex:nobody ; sh:in ( ex:alice ex:bob ) .
+ex:Dog a rdfs:Class , sh:NodeShape ;
+    sh:property [ sh:path ex:legs ; sh:minInclusive 3 ; sh:maxInclusive 4 ; sh:datatype xsd:nonNegativeInteger ] .
+ex:CountShape a sh:NodeShape ; sh:targetSubjectsOf ex:toy ;
+    sh:property [ sh:path ex:toy ; sh:minCount 2 ; sh:maxCount 3 ;
+                  sh:qualifiedValueShape [ sh:class ex:Ball ] ; sh:qualifiedMinCount 1 ; sh:qualifiedMaxCount 1 ] .
+ex:NotShape a sh:NodeShape ; sh:targetClass ex:Team ; sh:not [ sh:class ex:Club ] ;
+    sh:sparql [ sh:select "SELECT $this ?value WHERE { $this ex:founded ?value . FILTER NOT EXISTS { $this ex:member ?m . ?m ex:name ?n } }" ;
+                sh:prefixes [ sh:declare [ sh:prefix "ex" ; sh:namespace "http://example.org/"^^xsd:anyURI ] ] ;
+                sh:message "{$this} founded {?value} has no named member" ] .
+"""
+
+GENERAL_DATA = """
+@prefix ex: <http://example.org/> . @prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+ex:Student rdfs:subClassOf ex:Person .
+ex:alice a ex:Person ; ex:name "Alice"@en , "Alicia"@EN , "A very long name"@fr ;
+    ex:age 30 , "31"^^xsd:integer ; ex:born "2000-01-01"^^xsd:date ; ex:died "1999-01-01"^^xsd:date ;
+    ex:email <mailto:alice@example.org> , "mailto:x" , <http://example.org/alice> ; ex:knows ex:bob , ex:carol ; ex:parent ex:bob ;
+    ex:nick "A" , "Al" ; ex:alias "Ally" ; ex:extra "not allowed" .
+ex:bob a ex:Student ; ex:name "Bob" ; ex:age "-1"^^xsd:integer , "abc"^^xsd:integer ; ex:parentName "Bob" ;
+    ex:born "2001-02-30"^^xsd:date .
+ex:carol a ex:Person ; ex:age 200 ; ex:parent ex:dave ; ex:parentName "Dave" ; ex:nick 5 .
+ex:dave ex:name "Dave" .
+ex:club1 a ex:Club ; ex:member ex:alice ; ex:founded "1900"^^xsd:gYear .
+ex:team1 a ex:Team , ex:Club ; ex:member ex:bob ; ex:founded "1950"^^xsd:gYear .
+ex:team2 a ex:Team ; ex:member ex:erin ; ex:founded "1960"^^xsd:gYear .
+ex:thing ex:member ex:carol .
+ex:rex a ex:Dog ; ex:legs "5"^^xsd:nonNegativeInteger , "3"^^xsd:integer .
+ex:fido a ex:Dog ; ex:legs "4"^^xsd:nonNegativeInteger .
+ex:kid ex:toy ex:ball1 , ex:ball2 , ex:doll , ex:car .
+ex:ball1 a ex:Ball . ex:ball2 a ex:Ball .
+ex:kid2 ex:toy ex:doll .
+"""
+
+
+def test_every_core_component_and_target_agrees_with_pyshacl() -> None:
+    shapes = Graph().parse(data=GENERAL_SHAPES, format="turtle")
+    data = Graph().parse(data=GENERAL_DATA, format="turtle")
+    ours, theirs = validate_sparql(data, shapes), validate(data, shapes)
+    same(ours, theirs, exact=False)
+    components = {str(r.source_constraint_component).split("#")[1] for r in ours.results}
+    assert {"ClosedConstraintComponent", "EqualsConstraintComponent", "DisjointConstraintComponent",
+            "LessThanOrEqualsConstraintComponent", "LanguageInConstraintComponent", "UniqueLangConstraintComponent",
+            "MaxExclusiveConstraintComponent", "MinExclusiveConstraintComponent", "MaxLengthConstraintComponent",
+            "NodeConstraintComponent", "AndConstraintComponent", "OrConstraintComponent", "NotConstraintComponent",
+            "HasValueConstraintComponent", "InConstraintComponent", "QualifiedMaxCountConstraintComponent",
+            "QualifiedMinCountConstraintComponent", "DatatypeConstraintComponent", "MaxInclusiveConstraintComponent",
+            "PatternConstraintComponent", "NodeKindConstraintComponent", "ClassConstraintComponent",
+            "MinCountConstraintComponent", "MaxCountConstraintComponent", "SPARQLConstraintComponent"} <= components
+    sparql = [r for r in ours.results if r.source_constraint_component == SH.SPARQLConstraintComponent]
+    assert [r.message for r in sparql] == [f"{EX}team2 founded 1960 has no named member"]
+
+
+def test_literals_keep_the_datatype_oxigraph_would_change(tmp_path: Path) -> None:
+    """Oxigraph stores "5"^^xsd:nonNegativeInteger as "5"^^xsd:integer: the verbatim copies keep them apart."""
+    shapes = Graph().parse(data=GENERAL_SHAPES, format="turtle")
+    data = tmp_path / "dogs.nt"
+    data.write_text(
+        f'<{EX}rex> <{RDF.type}> <{EX}Dog> .\n'
+        f'<{EX}rex> <{EX}legs> "4"^^<http://www.w3.org/2001/XMLSchema#nonNegativeInteger> .\n'
+        f'<{EX}max> <{RDF.type}> <{EX}Dog> .\n'
+        f'<{EX}max> <{EX}legs> "04"^^<http://www.w3.org/2001/XMLSchema#integer> .\n'
+        f'<{EX}Dog> <{RDF.type}> <http://www.w3.org/2000/01/rdf-schema#Class> .\n', encoding="utf-8")
+    report = validate_sparql(data, shapes)
+    legs = [(r.focus_node, r.value) for r in report.results if r.result_path == URIRef(f"{EX}legs")]
+    assert legs == [(URIRef(f"{EX}max"), Literal("04", datatype=URIRef("http://www.w3.org/2001/XMLSchema#integer")))]
+    plain = ox.Store()
+    plain.load(path=str(data), format=ox.RdfFormat.N_TRIPLES)
+    with pytest.raises(BadInputError, match="load_store"):
+        validate_sparql(plain, shapes)
+
+
+# ------------------------------------------------------------------------------------------------ once per constraint
+
+class CountingStore:
+    """A store that counts the queries it is asked."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.texts: list[str] = []
+
+    def query(self, text: str, **options: Any) -> Any:
+        self.texts.append(text)
+        return self.store.query(text, **options)
+
+
+def test_each_sparql_constraint_runs_once_for_all_focus_nodes(plan: ShapesPlan) -> None:
+    counts = []
+    for size in (6_000, 18_000):
+        result = synth(size, 21)
+        counting = CountingStore(load_store(result.graph, preserve=plan.preserved))
+        plan.validate(counting, source=result.graph)
+        for marker in ("kg:hedge ?hedge", "SUBSTR(?content", "kg:controlledBy|^kg:controls"):
+            assert sum(marker in text for text in counting.texts) == 1, marker
+        claims = len(set(result.graph.subjects(KG.claimSubject, None)))
+        counts.append((claims, len(counting.texts)))
+    (small_claims, small_queries), (big_claims, big_queries) = counts
+    assert big_claims > 2 * small_claims > 200
+    assert abs(big_queries - small_queries) <= 0.1 * small_queries, "the number of queries does not grow with the data"
+
+
+# ------------------------------------------------------------------------------------------------ what it does not do
+
+UNSUPPORTED = {
+    "sh:target": f"""ex:S a sh:NodeShape ; sh:target [ a sh:SPARQLTarget ; sh:select "SELECT ?this WHERE {{ ?this a ex:A }}" ] ;
+                     sh:property [ sh:path ex:p ; sh:minCount 1 ] .""",
+    "qualifiedValueShapesDisjoint": """ex:S a sh:NodeShape ; sh:targetClass ex:A ; sh:property [ sh:path ex:p ;
+                     sh:qualifiedValueShape [ sh:class ex:B ] ; sh:qualifiedMinCount 1 ;
+                     sh:qualifiedValueShapesDisjoint true ] .""",
+    "LIMIT": """ex:S a sh:NodeShape ; sh:targetClass ex:A ;
+                     sh:sparql [ sh:select "SELECT $this WHERE { $this ex:p ?o } LIMIT 1" ] .""",
+    "$currentShape": """ex:S a sh:NodeShape ; sh:targetClass ex:A ;
+                     sh:sparql [ sh:select "SELECT $this WHERE { $this ex:p $currentShape }" ] .""",
+    "the constraint component": """ex:C a sh:ConstraintComponent ; sh:parameter [ sh:path ex:size ] ;
+                     sh:validator [ a sh:SPARQLAskValidator ; sh:ask "ASK { FILTER (true) }" ] .
+                     ex:S a sh:NodeShape ; sh:targetClass ex:A ; ex:size 3 .""",
+    "sh:sparql in a shape used by": """ex:S a sh:NodeShape ; sh:targetClass ex:A ; sh:node ex:T .
+                     ex:T a sh:NodeShape ; sh:sparql [ sh:select "SELECT $this WHERE { $this ex:p ?o }" ] .""",
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNSUPPORTED))
+def test_unsupported_features_are_named_never_skipped(name: str) -> None:
+    text = "@prefix sh: <http://www.w3.org/ns/shacl#> . @prefix ex: <http://example.org/> .\n" + UNSUPPORTED[name]
+    shapes = Graph().parse(data=text, format="turtle")
+    with pytest.raises(UnsupportedShapeError) as caught:
+        validate_sparql(Graph(), shapes)
+    assert any(name in problem for problem in caught.value.problems), caught.value.problems
+    assert caught.value.exit_code == 3 and "pyshacl" in caught.value.render()
+
+
+def test_blank_nodes_of_an_rdflib_graph_come_back_as_themselves() -> None:
+    shapes = Graph().parse(data=GENERAL_SHAPES, format="turtle")
+    data = Graph()
+    anonymous = BNode("kid3")
+    data.add((anonymous, URIRef(f"{EX}toy"), URIRef(f"{EX}doll")))
+    report = validate_sparql(data, shapes)
+    assert {r.focus_node for r in report.results if isinstance(r.focus_node, BNode)} == {anonymous}
+    assert keys(report) == keys(validate(data, shapes))
+
+
+def test_prefixed_names_that_look_like_sparql_keywords_are_no_problem() -> None:
+    """kgv:count is a measure, not COUNT(...); ?limit is a variable, not LIMIT."""
+    shapes = Graph().parse(data="""
+        @prefix sh: <http://www.w3.org/ns/shacl#> . @prefix ex: <http://example.org/> .
+        @prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+        ex:S a sh:NodeShape ; sh:targetClass ex:A ; sh:sparql [ sh:message "counted" ;
+            sh:prefixes [ sh:declare [ sh:prefix "ex" ; sh:namespace "http://example.org/"^^xsd:anyURI ] ] ;
+            sh:select "SELECT $this ?limit WHERE { $this ex:measure ex:count ; ex:limit ?limit . }" ] .
+        """, format="turtle")
+    data = Graph().parse(data="""@prefix ex: <http://example.org/> .
+        ex:a a ex:A ; ex:measure ex:count ; ex:limit 3 . ex:b a ex:A ; ex:measure ex:other .""", format="turtle")
+    ours = validate_sparql(data, shapes)
+    assert [r.focus_node for r in ours.results] == [URIRef(f"{EX}a")]
+    assert keys(ours) == keys(validate(data, shapes))
