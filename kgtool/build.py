@@ -23,7 +23,7 @@ from .model import Claim, CuratedData, Entity, Named, Origin, QuantityClaim, Quo
 from .namespaces import (DCTERMS, KG, KGCLAIM, KGDOC, KGEV, KGR, KGV, OA, OWL, PREFIXES, PROV, RDF, RDFS, SKOS,
                          XSD)
 from .ontology import Ontology, load_ontology
-from .store import new_graph, run_query
+from .store import Store, new_graph
 
 DATE_TYPES = (
     (re.compile(r"^\d{4}-\d{2}-\d{2}$"), XSD.date),
@@ -337,19 +337,27 @@ class _Writer:
 
 
 def _derive(graph: Graph) -> None:
-    """Run the rules (conflicts), then add direct literal triples for claims nobody contradicts."""
+    """Run the rules (conflicts), then add direct literal triples for claims nobody contradicts.
+
+    The rules run on Oxigraph (a copy of the graph); values are taken from the rdflib graph itself, so
+    every literal keeps its lexical form."""
+    store = Store.from_graph(graph)
     for rule in RULES:
         text = resources.files("kgtool").joinpath("rules").joinpath(rule).read_text(encoding="utf-8")
-        for triple in run_query(graph, text):
-            graph.add(triple)  # type: ignore[arg-type]
+        derived = store.query(text).triples
+        for triple in derived:
+            graph.add(triple)
+        store.add_triples(derived)
     uncontested = """
-        SELECT ?subject ?property ?value WHERE {
+        SELECT ?claim ?subject ?property WHERE {
           ?claim a kg:RelationClaim ; kg:claimSubject ?subject ; kg:claimProperty ?property ; kg:claimValue ?value .
           FILTER NOT EXISTS { ?claim kg:endTime ?end }
           FILTER NOT EXISTS { ?claim kg:conflictsWith ?other }
         }"""
-    for row in list(run_query(graph, uncontested)):
-        graph.add((row[0], row[1], row[2]))  # type: ignore[index]
+    for claim, subject, prop in store.query(uncontested).rows:
+        assert claim is not None and subject is not None and prop is not None
+        for value in graph.objects(claim, KG.claimValue):
+            graph.add((subject, prop, value))
 
 
 def build(project: Project) -> BuildResult:

@@ -65,18 +65,23 @@ def main() -> None:
 @main.command(epilog=EXIT_CODES)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the Turtle (default: dist/kgtool.ttl).")
+@click.option("--store", "store_path", type=click.Path(file_okay=False, path_type=Path),
+              help="Also put the graph in a persistent Oxigraph store in this folder (see kgtool store).")
 @reports_errors
-def build(output: Path | None) -> None:
+def build(output: Path | None, store_path: Path | None) -> None:
     """Compile corpus, ontology and curated facts into one graph, as Turtle.
 
     Every quote is checked against its source document; the build stops, naming the
-    file, line and document, when one is not found exactly.
+    file, line and document, when one is not found exactly. The graph is also cached in
+    .cache/store/, where later commands read it without building it again.
 
     \b
     Example:
       kgtool build --output dist/kgtool.ttl
+      kgtool build --store graph.store && kgtool query reserve-figures --store graph.store
     """
     from .build import build as build_graph
+    from .cache import built_store, fill_store
     from .export import write_graph
     from .namespaces import KG, RDF
 
@@ -84,6 +89,9 @@ def build(output: Path | None) -> None:
     result = build_graph(project)
     target = output or project.built_graph
     write_graph(result.graph, target)
+    built_store(project, graph=result.graph)
+    if store_path is not None:
+        fill_store(store_path, project=project, graph=result.graph)
     claims = sum(1 for _ in result.graph.subjects(RDF.type, KG.QuantitativeClaim)) + \
         sum(1 for _ in result.graph.subjects(RDF.type, KG.RelationClaim))
     conflicts = sum(1 for _ in result.graph.triples((None, KG.conflictsWith, None))) // 2
@@ -98,8 +106,11 @@ def build(output: Path | None) -> None:
               help="The whole graph, the ontology alone, or the data alone.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               help="Write here instead of standard output.")
+@click.option("--store", "store_path", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Write what this persistent store holds (kgtool store), serialised by Oxigraph, instead of "
+                   "building the graph. Not with --artefact or N-Quads.")
 @reports_errors
-def export(rdf_format: str, artefact: str, output: Path | None) -> None:
+def export(rdf_format: str, artefact: str, output: Path | None, store_path: Path | None) -> None:
     """Build the graph and write it in a serialisation other systems ingest (byte-stable).
 
     N-Quads put each source document's claims and evidence in a named graph of its own
@@ -111,6 +122,19 @@ def export(rdf_format: str, artefact: str, output: Path | None) -> None:
       kgtool export --format nquads --output dist/kgtool.nq
       kgtool export --artefact ontology --format rdfxml --output dist/kgtool-ontology.rdf
     """
+    if store_path is not None:
+        from .cache import open_store
+        from .rdfio import write_atomic
+
+        if artefact != "merged" or rdf_format == "nquads":
+            raise click.UsageError("--store writes the whole store as ntriples, turtle, jsonld or rdfxml")
+        data = open_store(store_path).serialise(rdf_format)
+        if output is None:
+            sys.stdout.buffer.write(data)
+        else:
+            write_atomic(output, data)
+            click.echo(f"wrote {len(data)} bytes of {rdf_format} -> {output}", err=True)
+        return
     from .build import build as build_graph
     from .export import Artefact, export_bytes, write_export
     from .rdfio import RdfFormat
@@ -270,15 +294,18 @@ or the time limit (--timeout: the query was stopped), 70 internal bug."""
               help="With --endpoint: how the query is sent.")
 @click.option("--graph", "graph_iri", metavar="IRI",
               help="With --endpoint: query this named graph as the default graph (default-graph-uri).")
+@click.option("--store", "store_path", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Run on this persistent Oxigraph store (kgtool store, kgtool build --store) instead of the built graph.")
 @reports_errors
 def query(name: str | None, list_queries: bool, describe: bool, execute: str | None, query_file: Path | None,
           param: tuple[str, ...], out_format: str | None, output: Path | None, timeout: float | None,
-          endpoint: str | None, method: str, graph_iri: str | None) -> None:
+          endpoint: str | None, method: str, graph_iri: str | None, store_path: Path | None) -> None:
     """Run a saved query from queries/, or your own SPARQL, on the built graph or on a SPARQL server.
 
-    Parameters are bound as RDF terms, locally with rdflib's initBindings and on a server as a
-    VALUES block of serialised terms: a value can never change what the query means. kgtool's
-    prefixes (kg:, kgr:, rdfs:, ...) are predeclared.
+    Locally the query runs on Oxigraph, over the built graph (cached in .cache/store/ and rebuilt
+    when its inputs change) or over a store given with --store. Parameters are bound as RDF terms
+    (substituted by the engine, or on a server as a VALUES block of serialised terms): a value can
+    never change what the query means. kgtool's prefixes (kg:, kgr:, rdfs:, ...) are predeclared.
 
     \b
     Example:
@@ -300,6 +327,8 @@ def query(name: str | None, list_queries: bool, describe: bool, execute: str | N
         raise click.UsageError("give one of NAME, --execute or --file")
     if endpoint is None and (graph_iri or method != "post"):
         raise click.UsageError("--graph and --method need --endpoint")
+    if endpoint is not None and store_path is not None:
+        raise click.UsageError("give --endpoint or --store, not both")
     if list_queries or not sources:
         if describe:
             raise click.UsageError("--describe needs the NAME of a saved query")
@@ -330,13 +359,13 @@ def query(name: str | None, list_queries: bool, describe: bool, execute: str | N
             result = replace(result, labels=remote_labels(server, [t for row in result.rows for t in row]))
         graph = None
     else:
-        from .build import build as build_graph
+        from .cache import built_store, open_store
         from .queries import run_saved_query
 
-        graph = build_graph(project).graph
-        result = run_saved_query(graph, saved, given, timeout=timeout)
+        store = open_store(store_path) if store_path is not None else built_store(project)
+        result = run_saved_query(store, saved, given, timeout=timeout)
     try:
-        data = query_output(result, out_format, graph)
+        data = query_output(result, out_format)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     for warning in result.warnings:
@@ -350,6 +379,59 @@ def query(name: str | None, list_queries: bool, describe: bool, execute: str | N
             "a boolean" if result.boolean is not None else f"{len(result.rows)} rows")
     click.echo(f"wrote {size} as {out_format or ('turtle' if result.graph is not None else 'table')} -> {output}",
                err=True)
+
+
+@main.command(epilog=EXIT_CODES)
+@click.argument("path", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--append", is_flag=True, help="Add the files to what the store holds instead of replacing it.")
+@reports_errors
+def store(path: Path, files: tuple[Path, ...], append: bool) -> None:
+    """Fill a persistent Oxigraph store in folder PATH with RDF FILES (or, with none, the built graph).
+
+    Later commands read it with --store PATH without parsing anything again. The store is written
+    beside PATH and then put in its place, so a failed load leaves the old one. Formats by extension:
+    .nt .nq .ttl .trig .rdf .owl .xml .jsonld .n3 (named graphs are merged into the default graph).
+
+    \b
+    Example:
+      kgtool synth --triples 1000000 --seed 7 --output big.nt
+      kgtool store big.store big.nt
+      kgtool query reserve-figures --store big.store
+    """
+    from .cache import fill_store
+
+    filled = fill_store(path, project=None if files else _project(), files=list(files), append=append)
+    click.echo(f"stored {len(filled)} triples in {path}")
+
+
+@main.command(epilog=EXIT_CODES)
+@click.option("--triples", "-n", required=True, type=click.IntRange(min=1), metavar="N",
+              help="About how many triples to generate (within 5%).")
+@click.option("--seed", "-s", default=0, show_default=True, type=int, help="The same seed gives the same graph.")
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the graph: N-Triples (.nt) or Turtle (.ttl).")
+@click.option("--manifest", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the list of planted SHACL violations as JSON (default: OUTPUT.manifest.json).")
+@reports_errors
+def synth(triples: int, seed: int, output: Path, manifest: Path | None) -> None:
+    """Generate a synthetic graph in kgtool's ontology, for tests and benchmarks at any size.
+
+    States, regions, firms with control chains that change over time, deposits, facilities,
+    elements, quantitative claims with evidence and deliberate conflicts, and a known list of
+    planted SHACL violations (written to the manifest); apart from those it conforms to shapes/.
+
+    \b
+    Example:
+      kgtool synth --triples 100000 --seed 7 --output synth-100k.nt
+      kgtool validate synth-100k.nt --format json
+    """
+    from .synth import write_synth
+
+    manifest = manifest or output.with_name(output.name + ".manifest.json")
+    written = write_synth(output, triples, seed, manifest_path=manifest)
+    click.echo(f"wrote {written.triples} triples with {len(written.violations)} planted SHACL results -> {output} "
+               f"(manifest: {manifest})")
 
 
 @main.command(epilog=EXIT_CODES)
@@ -603,3 +685,175 @@ def ingest(files: tuple[Path, ...], out_format: str, review: Path | None, doc_da
         click.echo("\n".join(render_text(r) for r in results), nl=False)
     if review is not None:
         click.echo(f"review file: {review}", err=True)
+
+
+@main.command(epilog=EXIT_CODES)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="The address to listen on. Anything but loopback lets other machines query the graph.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="The port to listen on (0: any free port).")
+@click.option("--store", "store_path", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Serve this persistent Oxigraph store (kgtool build --store) instead of the built graph.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30, show_default=True,
+              metavar="SECONDS", help="Stop a query after this long; the client gets HTTP 503 saying so.")
+@click.option("--result-cap", type=click.IntRange(min=1), default=10000, show_default=True, metavar="N",
+              help="Cut longer answers at N rows or triples; the client is told (header Kgtool-Result-Truncated).")
+@click.option("--allow-updates", is_flag=True,
+              help="Accept SPARQL Update: it changes the graph held in memory (or the --store), never the project's files.")
+@reports_errors
+def serve(host: str, port: int, store_path: Path | None, timeout: float, result_cap: int, allow_updates: bool) -> None:
+    """Serve the graph: a SPARQL 1.1 endpoint, a query workbench and entity pages.
+
+    /sparql answers GET and POST (SELECT and ASK as JSON, XML, CSV or TSV; CONSTRUCT and
+    DESCRIBE as Turtle or JSON-LD, by Accept or ?format=) and gives its service description
+    without a query; it is read-only unless --allow-updates. / is the workbench (the saved
+    queries as tabs, their parameters as fields), /entity/kgr:russia an entity's claims with
+    their sources, quotes and conflicts. Nothing is fetched from other hosts. Ctrl-C stops.
+
+    \b
+    Example:
+      kgtool serve --port 8000 --timeout 10
+      curl -H 'Accept: text/csv' --data-urlencode 'query=SELECT * WHERE { ?s a kg:Deposit }' localhost:8000/sparql
+    """
+    from .serve import is_loopback, serve_forever
+    from .store import Store
+
+    project = _project()
+    source = project
+    if store_path is not None:
+        source = Store.on_disk(store_path) if allow_updates else Store.read_only(store_path)
+    if not is_loopback(host):
+        click.echo(f"warning: listening on {host}: other machines can query the graph", err=True)
+
+    def announce(url: str) -> None:
+        mode = "updates allowed" if allow_updates else "read-only"
+        click.echo(f"serving the workbench at {url}/ and the SPARQL endpoint at {url}/sparql ({mode}); "
+                   "Ctrl-C stops", err=True)
+
+    serve_forever(source, host=host, port=port, queries=project.queries, read_only=not allow_updates,
+                  timeout=timeout, result_cap=result_cap, announce=announce)
+
+
+def _picture_format(image_format: str | None, output: Path | None) -> Any:
+    """The format asked for, else the one --output's suffix names, else SVG."""
+    from .pictures import ImageFormat
+
+    if image_format is not None:
+        return ImageFormat(image_format)
+    return ImageFormat.for_path(output) if output is not None else ImageFormat.SVG
+
+
+def _write_picture(picture: Any, output: Path | None) -> None:
+    from .rdfio import write_atomic
+
+    if output is None:
+        if picture.format.value == "png" and sys.stdout.isatty():
+            raise click.UsageError("a PNG is not for a terminal: give --output FILE.png")
+        sys.stdout.buffer.write(picture.data)
+        sys.stdout.flush()
+        click.echo(f"drew {picture.summary}", err=True)
+        return
+    write_atomic(output, picture.data)
+    click.echo(f"drew {picture.summary} -> {output}")
+
+
+@main.command(name="graph", epilog=EXIT_CODES)
+@click.option("--query", "query_name", metavar="NAME",
+              help="Draw the answer of this saved CONSTRUCT (or DESCRIBE) query instead of the control network.")
+@click.option("--param", "-p", multiple=True, metavar="NAME=VALUE",
+              help="With --query: bind a parameter as an RDF term, never spliced. Repeatable.")
+@click.option("--format", "-f", "image_format", type=click.Choice(["svg", "png", "dot"]),
+              help="Default: the --output suffix (.svg, .png, .dot), else svg.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the picture here (atomically) instead of to standard output.")
+@reports_errors
+def graph_command(query_name: str | None, param: tuple[str, ...], image_format: str | None,
+                  output: Path | None) -> None:
+    """Draw the control network, or a saved CONSTRUCT query's answer, with Graphviz.
+
+    The control network: states, state corporations, their subsidiaries and the deposits and
+    facilities they own, control or hold licences for, from the relation claims, with each
+    arrow's dates and source documents (ended relations dashed). Needs Graphviz's `dot` for
+    SVG and PNG (exit 4 without it); DOT needs nothing. The same graph gives the same bytes.
+
+    \b
+    Example:
+      kgtool graph --output docs/images/control-network.svg
+      kgtool graph --query control-network --output control.png
+    """
+    from .build import build as build_graph
+    from .pictures import draw_construct, draw_network
+    from .queries import find_saved_query
+
+    if param and query_name is None:
+        raise click.UsageError("--param needs --query")
+    given: dict[str, str] = {}
+    for item in param:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.UsageError(f"--param takes NAME=VALUE, got {item!r}")
+        given[key] = value
+    fmt = _picture_format(image_format, output)
+    project = _project()
+    saved = find_saved_query(project.queries, query_name) if query_name is not None else None
+    graph = build_graph(project).graph
+    picture = draw_network(graph, fmt) if saved is None else draw_construct(graph, saved, given, fmt)
+    _write_picture(picture, output)
+
+
+@main.command(epilog=EXIT_CODES)
+@click.option("--subject", default="kgr:russia", show_default=True, metavar="IRI|LABEL",
+              help="What the claims are about: a prefixed name, a full IRI or an entity's label.")
+@click.option("--measure", default="kgv:reserves", show_default=True, metavar="IRI|LABEL",
+              help="The measure (kgv:reserves, kgv:production-share, ... or its label).")
+@click.option("--commodity", metavar="IRI|LABEL", help="Only the claims about this material (default: all).")
+@click.option("--format", "-f", "image_format", type=click.Choice(["svg", "png"]),
+              help="Default: the --output suffix (.svg, .png), else svg.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the chart here (atomically) instead of to standard output.")
+@reports_errors
+def chart(subject: str, measure: str, commodity: str | None, image_format: str | None, output: Path | None) -> None:
+    """Chart every quantitative claim for one measure of one subject, by source, conflicts marked.
+
+    One bar per claim, named by source document, who it is attributed to and its time, with the
+    figure as the source states it; one panel per commodity and unit (units from the graph).
+    Claims in conflict (kg:conflictsWith) are red and hatched, naming the sources they conflict with.
+
+    \b
+    Example:
+      kgtool chart --subject kgr:russia --measure kgv:reserves --output docs/images/reserves-russia.svg
+      kgtool chart --subject China --measure "share of world production" --output share.png
+    """
+    from .build import build as build_graph
+    from .pictures import draw_chart
+
+    fmt = _picture_format(image_format, output)
+    graph = build_graph(_project()).graph
+    _write_picture(draw_chart(graph, subject=subject, measure=measure, commodity=commodity, image_format=fmt),
+                   output)
+
+
+@main.command(name="docs", epilog=EXIT_CODES)
+@click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path),
+              help="The folder to write index.html into (default: dist/docs).")
+@reports_errors
+def docs_command(output: Path | None) -> None:
+    """Write static HTML documentation of the ontology, offline.
+
+    Every class and property with its label, definition, super- and subclasses, domain and
+    range, the SHACL shapes that apply and example instances from the built graph; also the
+    shapes and the code lists. A missing label or definition is a warning, not a failure.
+
+    \b
+    Example:
+      kgtool docs --output dist/docs
+    """
+    from .docs import document_project, write_docs
+
+    project = _project()
+    documentation = document_project(project)
+    for warning in documentation.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    target = write_docs(documentation, output or project.dist / "docs")
+    click.echo(f"documented {len(documentation.terms)} classes and properties and {len(documentation.concepts)} "
+               f"concepts ({len(documentation.warnings)} warnings) -> {target}")

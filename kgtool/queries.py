@@ -1,9 +1,11 @@
 """Saved and ad-hoc SPARQL queries: read their headers, bind their parameters, run them on a graph.
 
 A query's answer is a `QueryResult` whose form follows the query's: rows for SELECT, a boolean for
-ASK, a graph for CONSTRUCT and DESCRIBE. Parameters are always bound as RDF terms: with rdflib's
-`initBindings` here, and as a `VALUES` block of serialised terms for a remote server (`values_block`,
-`bind_values`), never by formatting user text into the query.
+ASK, a graph for CONSTRUCT and DESCRIBE. Queries run on the embedded store (Oxigraph by default,
+`kgtool.store`) over an rdflib graph or a `Store`. Parameters are always bound as RDF terms: substituted
+by the engine (Oxigraph's SEP-0007 substitutions, rdflib's `initBindings`), or, where Oxigraph cannot
+substitute a variable the query does not project and for a remote server, as a `VALUES` block of
+serialised terms (`values_block`, `bind_values`), never by formatting user text into the query.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from rdflib.term import Identifier, Node
 
 from .errors import BadInputError, ExternalComponentError
 from .namespaces import PREFIXES, RDFS, SKOS, XSD
-from .store import new_graph, run_query
+from .store import DEFAULT_ENGINE, Answer, Engine, Store, Target, UnprojectedBindingError, new_graph, query_graph
 
 HEADER = re.compile(r"^#\s*(title|description|param|example):\s?(.*)$")
 CONTINUATION = re.compile(r"^#\s{2,}(.*)$")
@@ -186,7 +188,7 @@ def checked_iri(text: str, *, what: str = "IRI") -> URIRef:
     return URIRef(text)
 
 
-def graph_label_lookup(graph: Graph) -> LabelLookup:
+def graph_label_lookup(graph: Target) -> LabelLookup:
     """Entities whose rdfs:label, skos:prefLabel or skos:altLabel is the text, ignoring case."""
     def lookup(text: str) -> list[URIRef]:
         folded = text.casefold()
@@ -238,12 +240,12 @@ def resolve_term(parameter: Parameter, raw: str, lookup: LabelLookup) -> Identif
     return checked_iri(str(matches[0]), what=what)
 
 
-def resolve_value(graph: Graph, parameter: Parameter, raw: str) -> Identifier:
+def resolve_value(graph: Target, parameter: Parameter, raw: str) -> Identifier:
     """A parameter's text as an RDF term, labels looked up in `graph`."""
     return resolve_term(parameter, raw, graph_label_lookup(graph))
 
 
-def bind_parameters(graph: Graph | None, query: SavedQuery, given: Mapping[str, str], *,
+def bind_parameters(graph: Target | None, query: SavedQuery, given: Mapping[str, str], *,
                     lookup: LabelLookup | None = None) -> dict[str, Identifier]:
     """Bindings for the query: given values, else defaults. Unknown names are an error.
 
@@ -393,45 +395,54 @@ def bind_values(sparql: str, bindings: Mapping[str, Identifier], form: QueryForm
 
 # ---- running on a local graph ---------------------------------------------------------------------
 
-Raw = tuple[str, Any]
 _SELECT = re.compile(r"\bSELECT\s+(?:(?:DISTINCT|REDUCED)\s+)?(\S)", re.IGNORECASE)
 
 
-def _evaluate(graph: Graph, sparql: str, bindings: Mapping[str, Identifier]) -> Raw:
+def _in_text_order(answer: Answer, sparql: str) -> Answer:
+    """SELECT *: the variables in the order they first appear in the text (engines differ otherwise)."""
+    first_select = _SELECT.search(re.sub(r"#[^\n]*", "", sparql))
+    if answer.kind != "rows" or first_select is None or first_select.group(1) != "*":
+        return answer
+
+    def first_use(name: str) -> int:
+        match = re.search(rf"[?$]{re.escape(name)}(?![A-Za-z0-9_])", sparql)
+        return match.start() if match else len(sparql)
+
+    variables = answer.variables
+    order = sorted(range(len(variables)), key=lambda i: (first_use(variables[i]), variables[i]))
+    return Answer("rows", tuple(variables[i] for i in order),
+                  tuple(tuple(row[i] for i in order) for row in answer.rows))
+
+
+def _evaluate(target: Target, sparql: str, bindings: Mapping[str, Identifier], engine: Engine) -> Answer:
     """Run the query; the answer as picklable values (it may cross a process boundary)."""
     try:
-        result = run_query(graph, sparql, bindings)
-        if result.type == "ASK":
-            return "boolean", bool(result.askAnswer)
-        if result.type in ("CONSTRUCT", "DESCRIBE"):
-            assert result.graph is not None
-            return "graph", list(result.graph)
-        variables = tuple(str(v) for v in result.vars or ())
-        rows = [tuple(row) for row in result]  # type: ignore[arg-type]
-        first_select = _SELECT.search(re.sub(r"#[^\n]*", "", sparql))
-        if first_select is not None and first_select.group(1) == "*":
-            # rdflib lists the variables of SELECT * in no fixed order: use their order in the text
-            def first_use(name: str) -> int:
-                match = re.search(rf"[?$]{re.escape(name)}(?![A-Za-z0-9_])", sparql)
-                return match.start() if match else len(sparql)
-
-            order = sorted(range(len(variables)), key=lambda i: (first_use(variables[i]), variables[i]))
-            variables = tuple(variables[i] for i in order)
-            rows = [tuple(row[i] for i in order) for row in rows]
-        return "rows", (variables, rows)
+        try:
+            answer = query_graph(target, sparql, bindings, engine=engine)
+        except UnprojectedBindingError:  # Oxigraph substitutes projected variables only: bind by VALUES
+            try:
+                bound = bind_values(sparql, bindings)
+            except BadInputError:  # a value no query text can carry unchanged: rdflib's engine binds it
+                answer = query_graph(target, sparql, bindings, engine=Engine.RDFLIB)
+            else:
+                answer = query_graph(target, bound, engine=engine)
+        return _in_text_order(answer, sparql)
     except BadInputError:
         raise
-    except Exception as error:  # rdflib raises many types for a query it cannot evaluate
+    except Exception as error:  # the engines raise many types for a query they cannot evaluate
         raise BadInputError(f"the query is not valid SPARQL: {' '.join(str(error).split())[:300]}") from None
 
 
-def _child(conn: Connection, graph: Graph | bytes, sparql: str, bindings: dict[str, Identifier]) -> None:
+def _child(conn: Connection, target: Target | bytes | Path, sparql: str, bindings: dict[str, Identifier],
+           engine: Engine) -> None:
     """Entry point of the child process that runs one query, so that a time limit can stop it."""
     try:
-        if isinstance(graph, bytes):
-            data, graph = graph, new_graph()
-            graph.parse(data=data, format="nt")
-        conn.send(("ok", _evaluate(graph, sparql, bindings)))
+        if isinstance(target, bytes):
+            data, target = target, new_graph()
+            target.parse(data=data, format="nt")
+        elif isinstance(target, Path):
+            target = Store.read_only(target)
+        conn.send(("ok", _evaluate(target, sparql, bindings, engine)))
     except BadInputError as error:
         conn.send(("bad", error.message))
     except BaseException as error:  # anything else: report it to the parent, which shows it
@@ -440,16 +451,26 @@ def _child(conn: Connection, graph: Graph | bytes, sparql: str, bindings: dict[s
         conn.close()
 
 
-def _evaluate_with_timeout(graph: Graph, sparql: str, bindings: Mapping[str, Identifier], timeout: float) -> Raw:
+def _evaluate_with_timeout(target: Target, sparql: str, bindings: Mapping[str, Identifier], timeout: float,
+                           engine: Engine) -> Answer:
     """Run the query in a child process and stop it when it has not answered within `timeout` seconds.
 
-    rdflib's engine cannot be interrupted inside a thread, so the limit needs a process: 'fork' where
-    the platform has it (the child shares the graph as it is), else 'spawn' with the graph as N-Triples."""
+    Neither engine can be interrupted inside a thread, so the limit needs a process: 'fork' where the
+    platform has it (the child shares the data as it is; a store on disk is reopened read-only), else
+    'spawn' with the data as N-Triples."""
     fork = "fork" in multiprocessing.get_all_start_methods()
     context: Any = multiprocessing.get_context("fork" if fork else "spawn")  # typeshed: BaseContext lacks Process
     receiver, sender = context.Pipe(duplex=False)
-    payload: Graph | bytes = graph if fork else graph.serialize(format="nt", encoding="utf-8")
-    process = context.Process(target=_child, args=(sender, payload, sparql, dict(bindings)), daemon=True,
+    payload: Target | bytes | Path
+    if isinstance(target, Store) and target.path is not None:
+        target.flush()
+        payload = target.path
+    elif fork:
+        payload = target
+    else:
+        graph = target.to_graph() if isinstance(target, Store) else target
+        payload = graph.serialize(format="nt", encoding="utf-8")
+    process = context.Process(target=_child, args=(sender, payload, sparql, dict(bindings), engine), daemon=True,
                               name="kgtool-query")
     process.start()
     sender.close()
@@ -479,47 +500,55 @@ def _evaluate_with_timeout(graph: Graph, sparql: str, bindings: Mapping[str, Ide
     return value  # type: ignore[no-any-return]
 
 
-def labels_for(terms: Sequence[Node | None], graph: Graph) -> dict[Node, str]:
+def labels_for(terms: Sequence[Node | None], graph: Target) -> dict[Node, str]:
+    """The rdfs:label (else skos:prefLabel) of each IRI among the terms, the smallest when there are several."""
     labels: dict[Node, str] = {}
     for term in terms:
         if isinstance(term, URIRef) and term not in labels:
-            label = graph.value(term, RDFS.label) or graph.value(term, SKOS.prefLabel)
-            if label is not None:
-                labels[term] = str(label)
+            for predicate in (RDFS.label, SKOS.prefLabel):
+                found = sorted(str(o) for o in graph.objects(term, predicate))
+                if found:
+                    labels[term] = found[0]
+                    break
     return labels
 
 
-def result_from(raw: Raw, form: QueryForm, graph: Graph | None = None) -> QueryResult:
-    kind, value = raw
-    if kind == "boolean":
-        return QueryResult(boolean=bool(value), form=form)
-    if kind == "graph":
-        answer = new_graph()
-        for triple in value:
-            answer.add(triple)
-        return QueryResult(graph=answer, form=form)
-    variables, rows = value
-    rows = tuple(tuple(row) for row in rows)
-    labels = labels_for([t for row in rows for t in row], graph) if graph is not None else {}
-    return QueryResult(tuple(variables), rows, None, labels, form=form)
+def result_from(answer: Answer, form: QueryForm, graph: Target | None = None) -> QueryResult:
+    if answer.kind == "boolean":
+        return QueryResult(boolean=bool(answer.boolean), form=form)
+    if answer.kind == "graph":
+        found = new_graph()
+        for triple in answer.triples:
+            found.add(triple)
+        return QueryResult(graph=found, form=form)
+    labels = labels_for([t for row in answer.rows for t in row], graph) if graph is not None else {}
+    return QueryResult(answer.variables, answer.rows, None, labels, form=form)
 
 
-def run_sparql(graph: Graph, sparql: str, bindings: Mapping[str, Identifier] | None = None, *,
-               timeout: float | None = None) -> QueryResult:
-    """Run any query form on the graph, with the project's prefixes predeclared and values bound.
+def run_sparql(graph: Target, sparql: str, bindings: Mapping[str, Identifier] | None = None, *,
+               timeout: float | None = None, engine: Engine = DEFAULT_ENGINE) -> QueryResult:
+    """Run any query form on an rdflib graph or a Store, with the project's prefixes predeclared and
+    values bound. An rdflib graph is copied into Oxigraph first unless `engine` is Engine.RDFLIB: for
+    several queries on one graph, make a `Store` once.
 
     With `timeout`, the query runs in a child process that is stopped after that many seconds
     (QueryTimeoutError, exit 4)."""
     form = query_form(sparql)
     bindings = dict(bindings or {})
+    if isinstance(graph, Graph) and engine is Engine.OXIGRAPH:
+        graph = Store.from_graph(graph)
     if timeout is None:
-        raw = _evaluate(graph, sparql, bindings)
+        answer = _evaluate(graph, sparql, bindings, engine)
     else:
-        raw = _evaluate_with_timeout(graph, sparql, bindings, timeout)
-    return result_from(raw, form, graph)
+        answer = _evaluate_with_timeout(graph, sparql, bindings, timeout, engine)
+    return result_from(answer, form, graph)
 
 
-def run_saved_query(graph: Graph, query: SavedQuery, params: Mapping[str, str] | None = None, *,
-                    timeout: float | None = None) -> QueryResult:
-    return run_sparql(graph, query.text, bind_parameters(graph, query, params or {}), timeout=timeout)
+def run_saved_query(graph: Target, query: SavedQuery, params: Mapping[str, str] | None = None, *,
+                    timeout: float | None = None, engine: Engine = DEFAULT_ENGINE) -> QueryResult:
+    """Run a saved query with its parameters (given, else their defaults) bound as RDF terms."""
+    if isinstance(graph, Graph) and engine is Engine.OXIGRAPH:
+        graph = Store.from_graph(graph)
+    return run_sparql(graph, query.text, bind_parameters(graph, query, params or {}), timeout=timeout,
+                      engine=engine)
 

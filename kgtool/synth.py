@@ -38,10 +38,11 @@ from rdflib import Graph, Literal, URIRef
 
 from .config import Project, find_project
 from .curated import load_curated
+from .errors import BadInputError
 from .namespaces import (DCTERMS, KG, KGCLAIM, KGDOC, KGEV, KGR, KGSH, KGV, OA, ORG, PROV, RDF, RDFS, SH, SKOS,
                          XSD)
 from .ontology import load_ontology
-from .rdfio import RdfFormat, serialise
+from .rdfio import RdfFormat, serialise, write_atomic
 from .store import new_graph
 
 MIN_TRIPLES = 2_000
@@ -812,7 +813,7 @@ class _Generator:
         self.planted(per_kind)
         fixed = self.count + self.pending()
         if fixed > self.target * 1.05:
-            raise ValueError(f"a synthetic graph has at least about {fixed} triples (ontology, elements, anchors and "
+            raise BadInputError(f"a synthetic graph has at least about {fixed} triples (ontology, elements, anchors and "
                              f"planted violations); ask for {max(MIN_TRIPLES, fixed)} or more")
         for _ in self.steps():
             if self.count + self.pending() >= self.target:
@@ -826,14 +827,15 @@ class _Generator:
 
 def _run(sink: Callable[[str], None], triples: int, seed: int, project: Project | None) -> SynthManifest:
     if triples < MIN_TRIPLES:
-        raise ValueError(f"a synthetic graph has at least {MIN_TRIPLES} triples (the ontology alone has about 1,100)")
+        raise BadInputError(f"a synthetic graph has at least {MIN_TRIPLES} triples (the ontology alone has about 1,100)")
     generator = _Generator(sink, triples, seed, project or find_project())
     return generator.run()
 
 
 def write_synth(path: Path, triples: int, seed: int, *, project: Project | None = None,
                 manifest_path: Path | None = None) -> SynthManifest:
-    """Stream a synthetic graph to `path` as N-Triples (deterministic order, one triple per line)."""
+    """Stream a synthetic graph to `path` as N-Triples (deterministic order, one triple per line; N-Triples
+    is also valid Turtle), and its manifest to `manifest_path` as JSON when given."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
     try:
@@ -844,7 +846,7 @@ def write_synth(path: Path, triples: int, seed: int, *, project: Project | None 
         temporary.unlink(missing_ok=True)
         raise
     if manifest_path is not None:
-        manifest_path.write_text(json.dumps(manifest.to_json(), indent=2) + "\n", encoding="utf-8")
+        write_atomic(manifest_path, (json.dumps(manifest.to_json(), indent=2) + "\n").encode("utf-8"))
     return manifest
 
 

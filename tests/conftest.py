@@ -16,6 +16,14 @@ ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Build caches (kgtool.cache) go to a folder of this test session, never into the checkout."""
+    folder = tmp_path_factory.mktemp("kgtool-cache")
+    os.environ["KGTOOL_CACHE"] = str(folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def project() -> Project:
     return Project(ROOT)

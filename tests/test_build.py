@@ -7,12 +7,14 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-from rdflib import Literal
+from typing import Any
+
+from rdflib import Graph, Literal
 
 from kgtool.build import BuildResult
 from kgtool.config import Project
 from kgtool.namespaces import DCTERMS, KG, KGCLAIM, KGDOC, KGR, OA, PROV, RDF, XSD
-from kgtool.store import run_query
+from kgtool.store import query_graph
 
 from .conftest import ROOT
 
@@ -57,6 +59,11 @@ def test_all_seventeen_rare_earth_elements(built: BuildResult) -> None:
         assert "IUPAC" in str(g.value(element, DCTERMS.source))
     for other in ("niobium", "molybdenum", "rhenium", "lead", "zinc", "aluminium"):
         assert (KGR[other], RDF.type, KG.ChemicalElement) in g
+
+
+def run_query(graph: Graph, sparql: str) -> tuple[tuple[Any, ...], ...]:
+    """The rows of a SELECT on the embedded store."""
+    return query_graph(graph, sparql).rows
 
 
 def _conflicting_values(built: BuildResult) -> set[frozenset]:

@@ -20,7 +20,7 @@ from rdflib.term import Identifier
 from kgtool.build import build
 from kgtool.config import Project
 from kgtool.namespaces import KG, KGDOC, KGR, PREFIXES
-from kgtool.store import run_query
+from kgtool.store import Engine, query_graph
 
 ROOT = Path(__file__).resolve().parent.parent
 QUERIES = ROOT / "queries"
@@ -70,9 +70,10 @@ def default_bindings(name: str) -> dict[str, Identifier]:
 
 
 def run_saved(graph: Graph, name: str, **overrides: Identifier) -> list[Row]:
+    """The query's rows on rdflib's engine (the reference; tests/test_store.py compares Oxigraph with it)."""
     bindings = {**default_bindings(name), **overrides}
-    result = run_query(graph, (QUERIES / f"{name}.rq").read_text(encoding="utf-8"), bindings)
-    return [{str(k): v for k, v in row.asdict().items()} for row in result]  # type: ignore[union-attr]
+    answer = query_graph(graph, (QUERIES / f"{name}.rq").read_text(encoding="utf-8"), bindings, engine=Engine.RDFLIB)
+    return [{k: v for k, v in zip(answer.variables, row) if v is not None} for row in answer.rows]
 
 
 def s(row: Row, key: str) -> str | None:

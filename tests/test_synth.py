@@ -20,6 +20,7 @@ from rdflib import Graph, URIRef
 from rdflib.compare import isomorphic
 
 from kgtool.config import Project
+from kgtool.errors import BadInputError
 from kgtool.namespaces import KG, KGR, OA, PREFIXES, RDF, SH
 from kgtool.synth import MIN_TRIPLES, SynthResult, synth, synth_ntriples, write_synth
 from kgtool.validate import ValidationReport, load_shapes, validate
@@ -55,7 +56,7 @@ def test_size_is_within_five_percent(size: int) -> None:
 
 
 def test_too_small_is_refused() -> None:
-    with pytest.raises(ValueError, match="at least"):
+    with pytest.raises(BadInputError, match="at least"):
         synth(500, 1)
 
 
