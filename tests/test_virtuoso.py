@@ -44,6 +44,7 @@ from kgtool.queries import (
     adhoc_query,
     find_saved_query,
     list_saved_queries,
+    query_form,
     run_saved_query,
     run_sparql,
 )
@@ -55,7 +56,8 @@ from .virtuoso import VirtuosoServer
 GRAPH = "urn:kgtool:test:built"
 NUMBERS = ("http://www.w3.org/2001/XMLSchema#integer", "http://www.w3.org/2001/XMLSchema#decimal")
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
-SAVED = [q.name for q in list_saved_queries(ROOT / "queries")]
+SAVED = [q.name for q in list_saved_queries(ROOT / "queries") if not query_form(q.text).gives_graph]
+GRAPH_SAVED = [q.name for q in list_saved_queries(ROOT / "queries") if query_form(q.text).gives_graph]
 LABELLED = """\
 # title: Entities whose label is the given text
 # param: name string Russia The label text, without language tag
@@ -310,4 +312,17 @@ def test_a_query_the_server_rejects_is_one_clear_error(loaded: Endpoint, fast_bu
 
 
 def test_saved_queries_cover_every_file() -> None:
-    assert len(SAVED) == 8 and all(isinstance(find_saved_query(ROOT / "queries", n), SavedQuery) for n in SAVED)
+    assert (len(SAVED), len(GRAPH_SAVED)) == (8, 1)
+    assert all(isinstance(find_saved_query(ROOT / "queries", n), SavedQuery) for n in SAVED + GRAPH_SAVED)
+
+
+@pytest.mark.parametrize("name", GRAPH_SAVED)
+def test_saved_construct_gives_the_same_graph_on_the_server(loaded: Endpoint, built: BuildResult, name: str) -> None:
+    from rdflib.compare import graph_diff, isomorphic
+
+    saved = find_saved_query(ROOT / "queries", name)
+    local, remote = run_saved_query(built.graph, saved).graph, run_saved_remote(loaded, saved).graph
+    assert local is not None and remote is not None and len(local) > 0
+    if not isomorphic(local, remote):
+        _, only_local, only_remote = graph_diff(local, remote)
+        raise AssertionError(f"{name}: only here {sorted(only_local)[:5]}, only on Virtuoso {sorted(only_remote)[:5]}")
