@@ -19,6 +19,20 @@ if ! command -v rapper >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq raptor2-utils >/dev/null
 fi
 
+if ! command -v chromium >/dev/null 2>&1; then
+    echo "setup: installing Debian's chromium, the headless browser of the workbench test (tests/test_serve_browser.py)" >&2
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
+if ! command -v dot >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -q "DejaVu Sans"; then
+    echo "setup: installing Graphviz (dot) and the DejaVu fonts for kgtool graph and the README pictures" >&2
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq graphviz fonts-dejavu-core >/dev/null
+fi
+
 bash scripts/install-virtuoso.sh   # a real SPARQL server for tests/test_virtuoso.py (idempotent)
 
 PYTHON="${PYTHON:-python3}"
