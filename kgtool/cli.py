@@ -45,6 +45,17 @@ def reports_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _parameters(items: tuple[str, ...]) -> dict[str, str]:
+    """--param NAME=VALUE options as a mapping (a usage error when one has no `=`)."""
+    given: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.UsageError(f"--param takes NAME=VALUE, got {item!r}")
+        given[key] = value
+    return given
+
+
 def _project() -> Any:
     from .config import find_project
 
@@ -219,6 +230,9 @@ def reason(reasoner: str, inferred: Path | None) -> None:
     name = graph.namespace_manager.normalizeUri
     click.echo(f"{reasoner}: {len(graph)} triples ({report.omitted_literals} literals of non-OWL 2 datatypes "
                "such as xsd:date left out for the reasoner)")
+    if report.ignored_imports:
+        click.echo("note: owl:imports not followed (kgtool fetches nothing): "
+                   + ", ".join(f"<{iri}>" for iri in report.ignored_imports), err=True)
     if not report.consistent:
         click.echo("INCONSISTENT", err=True)
         for clash in report.clashes:
@@ -296,10 +310,13 @@ or the time limit (--timeout: the query was stopped), 70 internal bug."""
               help="With --endpoint: query this named graph as the default graph (default-graph-uri).")
 @click.option("--store", "store_path", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Run on this persistent Oxigraph store (kgtool store, kgtool build --store) instead of the built graph.")
+@click.option("--allow-service", is_flag=True,
+              help="Let a local query's SERVICE clauses call the SPARQL services they name (refused by default).")
 @reports_errors
 def query(name: str | None, list_queries: bool, describe: bool, execute: str | None, query_file: Path | None,
           param: tuple[str, ...], out_format: str | None, output: Path | None, timeout: float | None,
-          endpoint: str | None, method: str, graph_iri: str | None, store_path: Path | None) -> None:
+          endpoint: str | None, method: str, graph_iri: str | None, store_path: Path | None,
+          allow_service: bool) -> None:
     """Run a saved query from queries/, or your own SPARQL, on the built graph or on a SPARQL server.
 
     Locally the query runs on Oxigraph, over the built graph (cached in .cache/store/ and rebuilt
@@ -334,12 +351,7 @@ def query(name: str | None, list_queries: bool, describe: bool, execute: str | N
             raise click.UsageError("--describe needs the NAME of a saved query")
         click.echo(query_list(list_saved_queries(project.queries)))
         return
-    given: dict[str, str] = {}
-    for item in param:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise click.UsageError(f"--param takes NAME=VALUE, got {item!r}")
-        given[key] = value
+    given = _parameters(param)
     if execute is not None:
         saved = adhoc_query(execute)
     elif query_file is not None:
@@ -357,13 +369,12 @@ def query(name: str | None, list_queries: bool, describe: bool, execute: str | N
         result = run_saved_remote(server, saved, given)
         if out_format in ("table", "markdown", None) and result.rows:
             result = replace(result, labels=remote_labels(server, [t for row in result.rows for t in row]))
-        graph = None
     else:
         from .cache import built_store, open_store
         from .queries import run_saved_query
 
         store = open_store(store_path) if store_path is not None else built_store(project)
-        result = run_saved_query(store, saved, given, timeout=timeout)
+        result = run_saved_query(store, saved, given, timeout=timeout, allow_service=allow_service)
     try:
         data = query_output(result, out_format)
     except ValueError as error:
@@ -787,12 +798,7 @@ def graph_command(query_name: str | None, param: tuple[str, ...], image_format: 
 
     if param and query_name is None:
         raise click.UsageError("--param needs --query")
-    given: dict[str, str] = {}
-    for item in param:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise click.UsageError(f"--param takes NAME=VALUE, got {item!r}")
-        given[key] = value
+    given = _parameters(param)
     fmt = _picture_format(image_format, output)
     project = _project()
     saved = find_saved_query(project.queries, query_name) if query_name is not None else None

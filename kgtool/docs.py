@@ -22,6 +22,7 @@ from rdflib.term import Node
 from .build import build
 from .config import Project
 from .errors import BadInputError
+from . import namespaces
 from .namespaces import DCTERMS, KG, OWL, PREFIXES, RDF, RDFS, SH, SKOS
 from .ontology import load_ontology
 from .rdfio import load_graph, write_atomic
@@ -56,12 +57,8 @@ NAMESPACES = {**PREFIXES, "sh": str(SH)}
 
 
 def short_name(term: Node) -> str:
-    """A prefixed name for an IRI in the project's namespaces or SHACL's (longest namespace first), else the IRI."""
-    text = str(term)
-    for prefix, namespace in sorted(NAMESPACES.items(), key=lambda item: -len(item[1])):
-        if text.startswith(namespace) and len(text) > len(namespace):
-            return f"{prefix}:{text[len(namespace):]}"
-    return text
+    """A prefixed name in the project's namespaces or SHACL's, else the IRI."""
+    return namespaces.short_name(term, NAMESPACES)
 
 
 def anchor(term: Node) -> str:

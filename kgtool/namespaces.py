@@ -1,6 +1,8 @@
 """The one place where kgtool's IRIs and prefixes are declared."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from rdflib import Namespace
 from rdflib.namespace import DCTERMS, OWL, PROV, RDF, RDFS, SKOS, XSD
 
@@ -37,5 +39,16 @@ PREFIXES: dict[str, str] = {
     "oa": str(OA),
 }
 
+
+
+def short_name(term: object, namespaces: Mapping[str, str] = PREFIXES) -> str:
+    """A prefixed name for an IRI in the given namespaces (the longest that fits), else the IRI itself."""
+    text = str(term)
+    for prefix, namespace in sorted(namespaces.items(), key=lambda item: -len(item[1])):
+        if text.startswith(namespace) and len(text) > len(namespace):
+            return f"{prefix}:{text[len(namespace):]}"
+    return text
+
+
 __all__ = ["BASE", "ONTOLOGY_IRI", "KG", "KGV", "KGR", "KGCLAIM", "KGEV", "KGDOC", "ORG", "OA", "SH", "KGSH",
-           "PREFIXES", "DCTERMS", "OWL", "PROV", "RDF", "RDFS", "SKOS", "XSD"]
+           "PREFIXES", "short_name", "DCTERMS", "OWL", "PROV", "RDF", "RDFS", "SKOS", "XSD"]

@@ -23,7 +23,7 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
 from .errors import BadInputError, ExternalComponentError
-from .namespaces import KG, KGV, ORG, PREFIXES, RDF, RDFS, SKOS
+from .namespaces import KG, KGV, ORG, RDF, RDFS, SKOS, short_name
 from .queries import Parameter, SavedQuery, resolve_value, run_saved_query, run_sparql
 from .store import Store, Target
 
@@ -102,15 +102,6 @@ class DrawnNode:
     label: str
     kind: str
     style: NodeStyle
-
-
-def short_name(term: Node) -> str:
-    """A prefixed name for an IRI in the project's namespaces, else the IRI itself."""
-    text = str(term)
-    for prefix, namespace in sorted(PREFIXES.items(), key=lambda item: -len(item[1])):
-        if text.startswith(namespace) and len(text) > len(namespace):
-            return f"{prefix}:{text[len(namespace):]}"
-    return text
 
 
 def _label_rank(prop: Node, label: Literal) -> tuple[int, int, str, str]:
