@@ -37,19 +37,21 @@ OX_FORMATS = {".nt": ox.RdfFormat.N_TRIPLES, ".ttl": ox.RdfFormat.TURTLE, ".nq":
               ".xml": ox.RdfFormat.RDF_XML, ".jsonld": ox.RdfFormat.JSON_LD, ".n3": ox.RdfFormat.N3}
 
 
-def _may_hold_blank_nodes(path: Path, fmt: Any) -> bool:
-    """False only when the file surely has no blank node (a byte scan; line-based formats only)."""
-    if fmt is not ox.RdfFormat.N_TRIPLES:
-        return True
-    with path.open("rb") as stream:
-        tail = b""
-        while chunk := stream.read(1 << 22):
-            if b"_:" in tail + chunk[:1]:
-                return True
-            if b"_:" in chunk:
-                return True
-            tail = chunk[-1:]
-    return False
+def _ntriples(triples: Iterable[Any]) -> bytes:
+    data = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES)
+    assert data is not None  # serialize returns the bytes when given no output
+    return data
+
+
+def _split_blank_node_lines(data: bytes) -> tuple[bytes, bytes]:
+    """N-Triples as (lines with no blank node, lines that may hold one), each in the original order."""
+    if b"_:" not in data:
+        return data, b""
+    plain: list[bytes] = []
+    labelled: list[bytes] = []
+    for line in data.splitlines(keepends=True):
+        (labelled if b"_:" in line else plain).append(line)
+    return b"".join(plain), b"".join(labelled)
 
 
 class Engine(str, Enum):
@@ -199,23 +201,29 @@ class Store:
     def load(self, path: Path, *, rdf_format: Any = None, label_prefix: str = "") -> None:
         """Load an RDF file into the default graph (named graphs merged into it), its format by extension
         unless given. Blank nodes keep the file's labels (after `label_prefix`), so that the same file gives
-        the same store and the same exports every time; a file with none takes Oxigraph's faster bulk path."""
+        the same store and the same exports every time: other formats are turned into N-Triples first, and
+        the lines without a blank node take Oxigraph's bulk loader."""
         fmt = rdf_format or OX_FORMATS.get(path.suffix.lower())
         if fmt is None:
             raise BadInputError(f"cannot tell the RDF format of {path.name} by its extension", path=path,
                                 hint=f"use one of {', '.join(sorted(OX_FORMATS))}")
-        quads = fmt in (ox.RdfFormat.N_QUADS, ox.RdfFormat.TRIG)
+        default = ox.DefaultGraph()
+
+        def keep(term: Any) -> Any:
+            return ox.BlankNode(label_prefix + term.value) if isinstance(term, ox.BlankNode) else term
+
         try:
-            if not quads and not _may_hold_blank_nodes(path, fmt):
-                self.oxigraph.bulk_load(path=str(path), format=fmt, to_graph=ox.DefaultGraph())
-                return
-            default = ox.DefaultGraph()
-
-            def keep(term: Any) -> Any:
-                return ox.BlankNode(label_prefix + term.value) if isinstance(term, ox.BlankNode) else term
-
-            self.oxigraph.bulk_extend(ox.Quad(keep(q.subject), q.predicate, keep(q.object), default)
-                                      for q in ox.parse(path=str(path), format=fmt))
+            if fmt is ox.RdfFormat.N_TRIPLES:
+                data = path.read_bytes()
+            elif fmt in (ox.RdfFormat.N_QUADS, ox.RdfFormat.TRIG):  # every graph's triples, into the default graph
+                data = _ntriples(q.triple for q in ox.parse(path=str(path), format=fmt))
+            else:  # as N-Triples first (parsed in Rust, blank-node labels kept), then the same path
+                data = _ntriples(ox.parse(path=str(path), format=fmt))
+            plain, labelled = _split_blank_node_lines(data)
+            self.oxigraph.bulk_load(plain, format=ox.RdfFormat.N_TRIPLES, to_graph=default)
+            if labelled:  # the few lines with blank nodes keep their labels, so exports are byte-stable
+                self.oxigraph.bulk_extend(ox.Quad(keep(t.subject), t.predicate, keep(t.object), default)
+                                          for t in ox.parse(labelled, format=ox.RdfFormat.N_TRIPLES))
         except SyntaxError as error:
             raise BadInputError(f"malformed RDF: {error}", path=path) from None
         except (OSError, UnicodeDecodeError) as error:
