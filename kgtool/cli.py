@@ -300,7 +300,7 @@ or the time limit (--timeout: the query was stopped), 70 internal bug."""
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the answer here (atomically) instead of to standard output.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-              help="Stop the query after this long and exit 4. Default: no limit locally, 60 s for --endpoint.")
+              help="Stop the query after this long and exit 4. Default: 300 s locally, 60 s for --endpoint.")
 @click.option("--endpoint", metavar="URL",
               help="Run on this SPARQL endpoint instead of the built graph. Credentials: KGTOOL_ENDPOINT_USER "
                    "and KGTOOL_ENDPOINT_PASSWORD, or ~/.netrc (HTTP basic; never printed).")
@@ -371,10 +371,11 @@ def query(name: str | None, list_queries: bool, describe: bool, execute: str | N
             result = replace(result, labels=remote_labels(server, [t for row in result.rows for t in row]))
     else:
         from .cache import built_store, open_store
-        from .queries import run_saved_query
+        from .queries import DEFAULT_LOCAL_TIMEOUT, run_saved_query
 
         store = open_store(store_path) if store_path is not None else built_store(project)
-        result = run_saved_query(store, saved, given, timeout=timeout, allow_service=allow_service)
+        result = run_saved_query(store, saved, given, timeout=timeout or DEFAULT_LOCAL_TIMEOUT,
+                                 allow_service=allow_service)
     try:
         data = query_output(result, out_format)
     except ValueError as error:
@@ -533,46 +534,76 @@ def corpus(doc_id: str | None, removed: bool) -> None:
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the report here.")
 @click.option("--max-violations", type=click.IntRange(min=1), help="Show at most this many results (text).")
 @click.option("--allow-warnings", is_flag=True, help="Exit 0 when there are warnings but no violations.")
+@click.option("--engine", type=click.Choice(["auto", "pyshacl", "sparql"]), default="auto", show_default=True,
+              help="pySHACL (the reference), or the shapes compiled to SPARQL on Oxigraph (DATA files are "
+                   "loaded straight into it): the same results. auto takes pySHACL below 20,000 triples "
+                   "and SPARQL from there up.")
+@click.option("--endpoint", metavar="URL",
+              help="Validate the graph on this SPARQL server where it lives (the SPARQL engine). "
+                   "Credentials as for kgtool query --endpoint.")
+@click.option("--graph", "graph_iri", metavar="IRI",
+              help="With --endpoint: validate this named graph (it must hold the ontology too, as kgtool load "
+                   "puts it there).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="With --endpoint: time limit for each query (default 60 s).")
 @reports_errors
 def validate(data: tuple[Path, ...], shape_paths: tuple[Path, ...], inference: str, out_format: str,
-             output: Path | None, max_violations: int | None, allow_warnings: bool) -> None:
-    """Validate the built graph, or the given RDF files, against the SHACL shapes.
+             output: Path | None, max_violations: int | None, allow_warnings: bool, engine: str,
+             endpoint: str | None, graph_iri: str | None, timeout: float | None) -> None:
+    """Validate the built graph, the given RDF files, or a graph on a SPARQL server, against the shapes.
 
     Exits 0 when it conforms (or has only infos, or warnings with --allow-warnings), 1 on
-    violations or warnings, 3 on malformed data or shapes.
+    violations or warnings, 3 on malformed data or shapes (or shapes the SPARQL engine cannot
+    check), 4 when the SPARQL server fails.
 
     \b
     Example:
       kgtool validate --format junit --output dist/shacl.xml
       kgtool validate my-additions.ttl --allow-warnings
+      kgtool validate big.nt --engine sparql --format json
+      kgtool validate --endpoint http://localhost:8890/sparql --graph urn:kgtool
     """
-    from .build import build as build_graph
-    from .rdfio import load_graph, write_atomic
+    from .rdfio import write_atomic
     from .render import validation_json, validation_junit, validation_text
     from .validate import Inference, load_shapes
-    from .validate import validate as run_validation
+    from .validation import Engine, validate_with
 
+    if endpoint is None and (graph_iri or timeout is not None):
+        raise click.UsageError("--graph and --timeout need --endpoint")
+    if endpoint is not None and data:
+        raise click.UsageError("give DATA files or --endpoint, not both")
+    if inference != "none" and (engine == "sparql" or endpoint is not None):
+        raise click.UsageError("--inference needs the pySHACL engine (--engine pyshacl or auto, no --endpoint)")
+    if endpoint is not None and engine == "pyshacl":
+        raise click.UsageError("--endpoint validates with the SPARQL engine: use --engine sparql or auto")
     project = _project()
     shapes = load_shapes(list(shape_paths) or [project.shapes])
-    if data:
+    if endpoint is not None:
+        from .endpoint import connect
+
+        source: Any = connect(endpoint, timeout=timeout, default_graph=graph_iri)
+        ontology: list[Path] = []
+    elif data:
         from .ontology import load_ontology
 
-        graph = load_graph(*data)
-        graph += load_ontology(project.ontology).graph
+        source, ontology = list(data), list(load_ontology(project.ontology).files)
     else:
-        graph = build_graph(project).graph
-    report = run_validation(graph, shapes, inference=Inference(inference))
+        from .build import build as build_graph
+
+        source, ontology = build_graph(project).graph, []
+    done = validate_with(source, shapes, engine=Engine(engine), ontology=ontology, inference=Inference(inference))
+    report, labels = done.report, done.labels
     if out_format == "turtle":
         text = report.graph.serialize(format="longturtle")
     elif out_format == "json":
         text = validation_json(report)
     elif out_format == "junit":
-        text = validation_junit(report, graph)
+        text = validation_junit(report, labels)
     else:
-        text = validation_text(report, graph, limit=max_violations)
+        text = validation_text(report, labels, limit=max_violations)
     if output is not None:
         write_atomic(output, text.encode("utf-8"))
-        click.echo(validation_text(report, graph, limit=0).splitlines()[-1], err=True)
+        click.echo(validation_text(report, labels, limit=0).splitlines()[-1], err=True)
     else:
         click.echo(text)
     if report.fails(allow_warnings=allow_warnings):

@@ -25,7 +25,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any, NoReturn
@@ -55,9 +55,16 @@ from .queries import (
     query_form,
     term_sparql,
 )
+from .rdfio import RdfFormat, parse_bytes, serialise
+from .shacl_sparql import Solutions
 from .store import new_graph
 
 DEFAULT_TIMEOUT = 60.0
+# a read that fails in a way that passes (no connection, a dropped connection, HTTP 502/503/504) is tried
+# again this many times, after pauses of BACKOFF seconds, doubling; writes are never repeated
+RETRIES = 2
+BACKOFF = 0.5
+TRANSIENT_STATUS = (502, 503, 504)
 USER_VARIABLE = "KGTOOL_ENDPOINT_USER"
 PASSWORD_VARIABLE = "KGTOOL_ENDPOINT_PASSWORD"
 # Row caps servers commonly apply silently (Virtuoso's ResultSetMaxRows is 10000 in its shipped ini and
@@ -106,6 +113,8 @@ class Endpoint:
     default_graphs: tuple[str, ...] = ()
     credentials: Credentials | None = field(default=None, repr=False)
     graph_store: str | None = None
+    retries: int = RETRIES
+    backoff: float = BACKOFF
 
     def redact(self, text: str) -> str:
         """The text with the password (and any user:password@ in URLs) blanked out."""
@@ -219,10 +228,14 @@ def _excerpt(body: bytes, limit: int = 300) -> str:
     return text[:limit] + ("..." if len(text) > limit else "")
 
 
-def _fail(endpoint: Endpoint, url: str, message: str, hint: str | None = None) -> NoReturn:
+class TransientEndpointError(ExternalComponentError):
+    """A failure that may pass: no connection, a dropped connection, HTTP 502/503/504 (exit 4)."""
+
+
+def _fail(endpoint: Endpoint, url: str, message: str, hint: str | None = None, *, transient: bool = False) -> NoReturn:
     shown = strip_userinfo(url)[0]
-    raise ExternalComponentError(endpoint.redact(f"SPARQL endpoint {shown}: {message}"),
-                                 hint=endpoint.redact(hint) if hint else None)
+    kind = TransientEndpointError if transient else ExternalComponentError
+    raise kind(endpoint.redact(f"SPARQL endpoint {shown}: {message}"), hint=endpoint.redact(hint) if hint else None)
 
 
 def _http_failure(endpoint: Endpoint, url: str, status: int, reason: str, body: bytes) -> NoReturn:
@@ -245,7 +258,7 @@ def _http_failure(endpoint: Endpoint, url: str, status: int, reason: str, body: 
         hint = "the server or a proxy in front of it did not answer in time; try again later"
     else:
         hint = "the server failed; its message is above"
-    _fail(endpoint, url, message, hint)
+    _fail(endpoint, url, message, hint, transient=status in TRANSIENT_STATUS)
 
 
 def _connection_failure(endpoint: Endpoint, url: str, error: BaseException) -> NoReturn:
@@ -254,17 +267,21 @@ def _connection_failure(endpoint: Endpoint, url: str, error: BaseException) -> N
         _fail(endpoint, url, f"no answer within {endpoint.timeout:g} s (--timeout)",
               "the server may be overloaded or the query too expensive; raise --timeout or simplify the query")
     if isinstance(reason, ConnectionRefusedError):
-        _fail(endpoint, url, "cannot connect: connection refused", "is the server running, on this host and port?")
+        _fail(endpoint, url, "cannot connect: connection refused", "is the server running, on this host and port?",
+              transient=True)
     if isinstance(reason, socket.gaierror):
         _fail(endpoint, url, "cannot connect: unknown host", "check the host name in the URL")
     if isinstance(reason, (http.client.HTTPException, ConnectionError)):
         _fail(endpoint, url, f"the connection failed: {type(reason).__name__} {reason}".rstrip(),
-              "the server closed the connection; try again, or check its logs")
+              "the server closed the connection; try again, or check its logs", transient=True)
     _fail(endpoint, url, f"cannot connect: {reason}")
 
 
 def _read(endpoint: Endpoint, url: str, response: Any, deadline: float) -> bytes:
-    """The whole body, within the time limit (the socket timeout bounds each read; this bounds all)."""
+    """The whole body, within the time limit (the socket timeout bounds each read; this bounds all).
+
+    A body shorter than its Content-Length is a failure: http.client returns what arrived when the
+    connection closes early, and a result document cut at a line boundary would still parse."""
     chunks: list[bytes] = []
     while True:
         if time.monotonic() > deadline:
@@ -272,8 +289,14 @@ def _read(endpoint: Endpoint, url: str, response: Any, deadline: float) -> bytes
                   "raise --timeout, or make the query more selective")
         chunk = response.read(1 << 16)
         if not chunk:
-            return b"".join(chunks)
+            break
         chunks.append(chunk)
+    body = b"".join(chunks)
+    promised = response.headers.get("Content-Length", "")
+    if promised.isdigit() and not response.headers.get("Content-Encoding") and len(body) < int(promised):
+        _fail(endpoint, url, f"the answer was cut short: {len(body)} of {promised} bytes arrived",
+              "the connection broke during the answer; try again", transient=True)
+    return body
 
 
 def _body_of(error: SPARQLWrapperException) -> bytes:
@@ -312,8 +335,26 @@ def _wrapper(endpoint: Endpoint, text: str, *, graph_answer: bool = False) -> SP
     return sparql
 
 
-def _send(endpoint: Endpoint, sparql: SPARQLWrapper) -> _Response:
-    """Run the request SPARQLWrapper prepared; every failure becomes one ExternalComponentError."""
+def _send(endpoint: Endpoint, sparql: SPARQLWrapper, *, read: bool = True) -> _Response:
+    """Run the request SPARQLWrapper prepared; every failure becomes one ExternalComponentError.
+
+    A `read` whose failure may pass (TransientEndpointError) is sent again, up to `endpoint.retries`
+    times, after a pause that starts at `endpoint.backoff` seconds and doubles. An update is sent once:
+    a server may have done it before failing, and the caller verifies instead."""
+    attempts = 1 + (max(0, endpoint.retries) if read else 0)
+    for attempt in range(1, attempts + 1):
+        try:
+            return _send_once(endpoint, sparql)
+        except TransientEndpointError as error:
+            if attempt == attempts:
+                if attempts == 1:
+                    raise
+                raise TransientEndpointError(f"{error.message} (tried {attempts} times)", hint=error.hint) from None
+            time.sleep(endpoint.backoff * 2 ** (attempt - 1))
+    raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+
+def _send_once(endpoint: Endpoint, sparql: SPARQLWrapper) -> _Response:
     deadline = time.monotonic() + endpoint.timeout
     url = endpoint.url
     try:
@@ -432,10 +473,12 @@ def _graph_answer(endpoint: Endpoint, response: _Response, form: QueryForm) -> Q
         _fail(endpoint, endpoint.url, "malformed results: expected an RDF graph (Turtle), got "
               + (response.content_type or "no content type"))
     graph = new_graph()
-    try:
-        graph.parse(data=response.body, format=fmt, publicID=endpoint.url)
-    except Exception as error:  # rdflib's parsers raise many types
-        _fail(endpoint, endpoint.url, f"malformed results: the {fmt} does not parse: {' '.join(str(error).split())[:200]}")
+    try:  # guarded as any file from a stranger is: no entity expansion, no context fetched, bounded
+        parse_bytes(graph, response.body, fmt, base=endpoint.url)
+    except BadInputError as error:
+        where = f" (line {error.line})" if error.line else ""
+        detail = error.message.removeprefix(f"malformed {fmt}: ")
+        _fail(endpoint, endpoint.url, f"malformed results: the {fmt} does not parse{where}: {detail[:200]}")
     return QueryResult(graph=graph, form=form)
 
 
@@ -493,14 +536,14 @@ def run_saved_remote(endpoint: Endpoint, query: SavedQuery, params: Mapping[str,
 def _update(endpoint: Endpoint, update: str) -> None:
     sparql = _wrapper(endpoint, update)
     sparql.setMethod(POST)
-    response = _send(endpoint, sparql)
+    response = _send(endpoint, sparql, read=False)
     if response.status >= 300:  # pragma: no cover - urllib raises for these
         _http_failure(endpoint, endpoint.url, response.status, "", response.body)
 
 
 def count_triples(endpoint: Endpoint, graph: str) -> int:
     """How many triples the named graph holds on the server (0 when it does not exist)."""
-    plain = Endpoint(endpoint.url, endpoint.method, endpoint.timeout, (), endpoint.credentials, endpoint.graph_store)
+    plain = replace(endpoint, default_graphs=())
     result = run_remote(plain, "SELECT (COUNT(*) AS ?n) WHERE { GRAPH " + term_sparql(URIRef(graph))
                         + " { ?s ?p ?o } }")
     try:
@@ -552,8 +595,6 @@ def _insert_by_update(endpoint: Endpoint, graph: Graph, staging: URIRef) -> int:
 
 
 def _put_graph_store(endpoint: Endpoint, graph: Graph, staging: URIRef) -> None:
-    from .rdfio import RdfFormat, serialise
-
     assert endpoint.graph_store is not None
     url = endpoint.graph_store + ("&" if "?" in endpoint.graph_store else "?") + urllib.parse.urlencode({"graph": str(staging)})
     # N-Triples is Turtle; servers that predate application/n-triples (Virtuoso 7) all accept text/turtle
@@ -661,3 +702,26 @@ def load(endpoint: Endpoint, graph: Graph, target: str, *, via: LoadMethod = Loa
         f"holds {left}: the server is in an unexpected state"
         + (f" (the replace step reported: {replace_error.message})" if replace_error else ""),
         hint="load again; if it fails the same way, check the server's log")
+
+
+# ---- SHACL validation on the server ------------------------------------------------------------------
+
+class EndpointRunner:
+    """Runs the SPARQL validation engine's queries (kgtool.shacl_sparql) on the server, `workers` at a time,
+    so a graph that lives there is validated where it lives. An answer that may have been cut short (a
+    row cap) fails the run: a validation report must not miss results silently."""
+
+    lexical = False  # the server holds the data as it was loaded, not load_store's verbatim copies
+    portable = True  # Virtuoso 7 miscompiles BINDs of EXISTS and SELECTs nested under BINDs
+    cycles = False  # Virtuoso 7's transitive paths skip cycles: such constraints are refused, not run
+
+    def __init__(self, endpoint: Endpoint, *, workers: int = 4) -> None:
+        self.endpoint = endpoint
+        self.workers = workers
+
+    def select(self, text: str) -> Solutions:
+        result = run_remote(self.endpoint, text)
+        if result.warnings:
+            _fail(self.endpoint, self.endpoint.url, f"a validation query's answer may be incomplete: {result.warnings[0]}",
+                  "raise the server's row limit (Virtuoso: ResultSetMaxRows) or validate a smaller graph")
+        return Solutions.from_rdflib(result.variables, result.rows)

@@ -890,7 +890,7 @@ def accept(review_file: Path, project: Project, *, overwrite: bool = False) -> P
     if problems:
         raise BadInputError(f"{len(problems)} problem(s) in the review file:\n  " + "\n  ".join(problems),
                             path=review_file, hint="fix the review file and accept it again")
-    write_atomic(target, data)
+    write_atomic(target, data, replace=overwrite)  # without overwrite, not even a file created meanwhile
     return target
 
 
@@ -986,7 +986,7 @@ def add_document(source: Path | str | bytes, project: Project, *, doc_id: str | 
     documents = project.data / "documents.yaml"
     old = documents.read_text(encoding="utf-8")
     new = old + ("" if old.endswith("\n") else "\n") + _metadata_entry(document, project, language)
-    write_atomic(target, data)
+    write_atomic(target, data, replace=False)
     try:
         write_atomic(documents, new.encode("utf-8"))
         load_curated(project.data)

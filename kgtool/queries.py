@@ -25,6 +25,7 @@ from rdflib.term import Identifier, Node
 from .errors import BadInputError, ExternalComponentError
 from .namespaces import PREFIXES, RDFS, SKOS, XSD
 from .store import DEFAULT_ENGINE, Answer, Engine, Store, Target, UnprojectedBindingError, new_graph, query_graph
+from .untrusted import first_keyword, keyword_lines
 
 HEADER = re.compile(r"^#\s*(title|description|param|example):\s?(.*)$")
 CONTINUATION = re.compile(r"^#\s{2,}(.*)$")
@@ -157,22 +158,21 @@ def find_saved_query(folder: Path, name: str) -> SavedQuery:
     return parse_saved_query(path)
 
 
-def query_form(sparql: str) -> QueryForm:
-    """The form of a query, checked with rdflib's SPARQL 1.1 parser (a syntax error is bad input)."""
-    from rdflib.plugins.sparql.parser import parseQuery, parseUpdate
+_FORMS = {"SELECT": QueryForm.SELECT, "ASK": QueryForm.ASK, "CONSTRUCT": QueryForm.CONSTRUCT,
+          "DESCRIBE": QueryForm.DESCRIBE}
+_UPDATES = ("INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY", "WITH")
 
-    try:
-        parsed = parseQuery(sparql)
-    except Exception as error:  # pyparsing's errors, and ValueError for bad \u escapes
-        try:
-            parseUpdate(sparql)
-        except Exception:
-            raise BadInputError(f"the query is not valid SPARQL: {' '.join(str(error).split())[:300]}") from None
+
+def query_form(sparql: str) -> QueryForm:
+    """The form of a query, from its first keyword outside comments, strings and IRIs (a lexical scan;
+    the engine that runs the query reports any syntax error). An update is refused: kgtool query reads."""
+    keyword = first_keyword(sparql, [*_FORMS, *_UPDATES])
+    if keyword is None:
+        raise BadInputError("the query is not valid SPARQL: it has no SELECT, ASK, CONSTRUCT or DESCRIBE")
+    if keyword not in _FORMS:
         raise BadInputError("this is a SPARQL Update; kgtool query only reads",
-                            hint="to put a graph on a server use: kgtool load --endpoint URL --graph IRI") from None
-    name = str(parsed[1].name)
-    return {"SelectQuery": QueryForm.SELECT, "AskQuery": QueryForm.ASK, "ConstructQuery": QueryForm.CONSTRUCT,
-            "DescribeQuery": QueryForm.DESCRIBE}[name]
+                            hint="to put a graph on a server use: kgtool load --endpoint URL --graph IRI")
+    return _FORMS[keyword]
 
 
 # ---- parameters -----------------------------------------------------------------------------------
@@ -433,10 +433,28 @@ def _evaluate(target: Target, sparql: str, bindings: Mapping[str, Identifier], e
         raise BadInputError(f"the query is not valid SPARQL: {' '.join(str(error).split())[:300]}") from None
 
 
+DEFAULT_LOCAL_TIMEOUT = 300.0  # seconds: `kgtool query` stops a local query after this unless --timeout says
+QUERY_MEMORY = 4 << 30  # bytes a query's child process may add to what it shares with its parent
+
+
+def _bound_memory() -> None:
+    """Limit this process's address space to its present size plus QUERY_MEMORY (Linux; elsewhere a no-op)."""
+    try:
+        import resource
+
+        pages = int(Path("/proc/self/statm").read_text(encoding="ascii").split()[0])
+        limit = pages * resource.getpagesize() + QUERY_MEMORY
+        resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
+    except (ImportError, OSError, ValueError):  # pragma: no cover - not Linux, or a hard limit below ours
+        pass
+
+
 def _child(conn: Connection, target: Target | bytes | Path, sparql: str, bindings: dict[str, Identifier],
            engine: Engine) -> None:
-    """Entry point of the child process that runs one query, so that a time limit can stop it."""
+    """Entry point of the child process that runs one query, so that a time limit can stop it; its memory
+    may grow by QUERY_MEMORY at most (a query that needs more fails instead of exhausting the machine)."""
     try:
+        _bound_memory()
         if isinstance(target, bytes):
             data, target = target, new_graph()
             target.parse(data=data, format="nt")
@@ -445,6 +463,8 @@ def _child(conn: Connection, target: Target | bytes | Path, sparql: str, binding
         conn.send(("ok", _evaluate(target, sparql, bindings, engine)))
     except BadInputError as error:
         conn.send(("bad", error.message))
+    except MemoryError:
+        conn.send(("bad", f"the query needed more than {QUERY_MEMORY >> 30} GiB of memory and was stopped"))
     except BaseException as error:  # anything else: report it to the parent, which shows it
         conn.send(("bug", f"{type(error).__name__}: {error}"))
     finally:
@@ -525,15 +545,27 @@ def result_from(answer: Answer, form: QueryForm, graph: Target | None = None) ->
     return QueryResult(answer.variables, answer.rows, None, labels, form=form)
 
 
+def refuse_service(sparql: str, *, allow: bool) -> None:
+    """Refuse a SERVICE clause unless `allow`: both local engines (Oxigraph, rdflib) run it by HTTP, so a
+    query from a stranger could make kgtool connect anywhere. Comments, strings and IRIs are skipped."""
+    lines = [] if allow else keyword_lines(sparql, "SERVICE")
+    if lines:
+        raise BadInputError(f"the query calls a remote SPARQL service (SERVICE, line {lines[0]}); kgtool makes "
+                            "no network request unless asked",
+                            hint="pass --allow-service if you trust the query and the service it names")
+
+
 def run_sparql(graph: Target, sparql: str, bindings: Mapping[str, Identifier] | None = None, *,
-               timeout: float | None = None, engine: Engine = DEFAULT_ENGINE) -> QueryResult:
+               timeout: float | None = None, engine: Engine = DEFAULT_ENGINE,
+               allow_service: bool = False) -> QueryResult:
     """Run any query form on an rdflib graph or a Store, with the project's prefixes predeclared and
     values bound. An rdflib graph is copied into Oxigraph first unless `engine` is Engine.RDFLIB: for
     several queries on one graph, make a `Store` once.
 
     With `timeout`, the query runs in a child process that is stopped after that many seconds
-    (QueryTimeoutError, exit 4)."""
+    (QueryTimeoutError, exit 4). A SERVICE clause is refused unless `allow_service`."""
     form = query_form(sparql)
+    refuse_service(sparql, allow=allow_service)
     bindings = dict(bindings or {})
     if isinstance(graph, Graph) and engine is Engine.OXIGRAPH:
         graph = Store.from_graph(graph)
@@ -545,10 +577,11 @@ def run_sparql(graph: Target, sparql: str, bindings: Mapping[str, Identifier] | 
 
 
 def run_saved_query(graph: Target, query: SavedQuery, params: Mapping[str, str] | None = None, *,
-                    timeout: float | None = None, engine: Engine = DEFAULT_ENGINE) -> QueryResult:
+                    timeout: float | None = None, engine: Engine = DEFAULT_ENGINE,
+                    allow_service: bool = False) -> QueryResult:
     """Run a saved query with its parameters (given, else their defaults) bound as RDF terms."""
     if isinstance(graph, Graph) and engine is Engine.OXIGRAPH:
         graph = Store.from_graph(graph)
     return run_sparql(graph, query.text, bind_parameters(graph, query, params or {}), timeout=timeout,
-                      engine=engine)
+                      engine=engine, allow_service=allow_service)
 

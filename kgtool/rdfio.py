@@ -9,7 +9,9 @@ import tempfile
 from collections.abc import Mapping
 from enum import Enum
 from pathlib import Path
+from xml.sax import SAXParseException
 
+import pyoxigraph as ox
 from rdflib import BNode, Graph, URIRef
 from rdflib.compare import to_canonical_graph
 from rdflib.term import Node
@@ -17,6 +19,7 @@ from rdflib.term import Node
 from .errors import BadInputError
 from .namespaces import PREFIXES
 from .store import new_graph
+from .untrusted import check_rdf
 
 
 class RdfFormat(str, Enum):
@@ -47,6 +50,9 @@ class RdfFormat(str, Enum):
 PARSE_FORMATS = {".ttl": "turtle", ".nt": "nt", ".rdf": "xml", ".owl": "xml", ".xml": "xml",
                  ".jsonld": "json-ld", ".nq": "nquads", ".trig": "trig"}
 _LINE = re.compile(r"line (\d+)", re.IGNORECASE)
+_OXIGRAPH_FORMATS = {"turtle": ox.RdfFormat.TURTLE, "nt": ox.RdfFormat.N_TRIPLES, "nquads": ox.RdfFormat.N_QUADS,
+                     "trig": ox.RdfFormat.TRIG, "xml": ox.RdfFormat.RDF_XML, "json-ld": ox.RdfFormat.JSON_LD,
+                     "n3": ox.RdfFormat.N3}
 
 
 def parse_into(graph: Graph, path: Path, rdf_format: str | None = None) -> None:
@@ -59,19 +65,45 @@ def parse_into(graph: Graph, path: Path, rdf_format: str | None = None) -> None:
         data = path.read_bytes()
     except OSError as error:
         raise BadInputError(f"cannot read: {error.strerror}", path=path) from None
+    parse_bytes(graph, data, fmt, path=path, base=path.resolve().as_uri())
+
+
+def parse_bytes(graph: Graph, data: bytes, rdf_format: str, *, path: Path | None = None,
+                base: str | None = None) -> None:
+    """Parse RDF from anywhere (a file, a server's answer) into `graph`, after `untrusted.check_rdf`:
+    nothing is fetched, no entity expands, nesting and blank nodes are bounded. Any failure is a
+    BadInputError naming `path` and the line when known."""
+    check_rdf(data, rdf_format, path=path)
     try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data[:error.start].count(b"\n") + 1
-        raise BadInputError("not valid UTF-8", path=path, line=line) from None
-    try:
-        graph.parse(data=data, format=fmt, publicID=path.resolve().as_uri())
+        graph.parse(data=data, format=rdf_format, publicID=base)
+    except RecursionError:
+        raise BadInputError(f"nested too deeply for the {rdf_format} parser", path=path,
+                            hint="write deep structures with labelled blank nodes or IRIs") from None
+    except MemoryError:
+        raise BadInputError(f"too large to parse in memory ({len(data)} bytes)", path=path,
+                            hint="split the file") from None
     except Exception as error:  # rdflib raises many types for bad syntax; all mean bad input here
         message = " ".join(str(error).split()) or type(error).__name__
+        line = error.getLineNumber() if isinstance(error, SAXParseException) else None
         match = _LINE.search(message)
-        raise BadInputError(f"malformed {fmt}: {message[:300]}", path=path,
-                            line=int(match.group(1)) if match else None,
+        line = line or (int(match.group(1)) if match else None) or _first_error_line(data, rdf_format, base)
+        raise BadInputError(f"malformed {rdf_format}: {message[:300]}", path=path, line=line,
                             hint="fix the syntax at that line and run again") from None
+
+
+def _first_error_line(data: bytes, rdf_format: str, base: str | None) -> int | None:
+    """The line where Oxigraph's streaming parser first fails, for the errors rdflib reports without one."""
+    fmt = _OXIGRAPH_FORMATS.get(rdf_format)
+    if fmt is None:
+        return None
+    try:
+        for _ in ox.parse(data, format=fmt, base_iri=base):
+            pass
+    except SyntaxError as error:
+        return error.lineno
+    except (ValueError, MemoryError):  # a token beyond Oxigraph's buffer, an unusable base IRI
+        return None
+    return None
 
 
 def load_graph(*paths: Path) -> Graph:
@@ -163,7 +195,8 @@ def serialise_nquads(graphs: Mapping[URIRef | None, Graph]) -> bytes:
             for s, p, o in copy:
                 relabelled.add((label(s), label(p), label(o)))
             copy = relabelled
-        for line in copy.serialize(format="nt", encoding="utf-8").decode("utf-8").splitlines():
+        # split on "\n" only: N-Triples literals may hold U+2028, U+0085 or a form feed, which splitlines() breaks at
+        for line in copy.serialize(format="nt", encoding="utf-8").decode("utf-8").split("\n"):
             if not line.strip():
                 continue
             if not line.endswith(" ."):  # pragma: no cover - rdflib changed its N-Triples layout
@@ -173,12 +206,14 @@ def serialise_nquads(graphs: Mapping[URIRef | None, Graph]) -> bytes:
 
 
 def _sorted_lines(text: str) -> bytes:
-    lines = sorted(set(line for line in text.splitlines() if line))
+    lines = sorted(set(line for line in text.split("\n") if line))
     return ("\n".join(lines) + "\n").encode("utf-8") if lines else b""
 
 
 def _sorted_rdfxml(text: str) -> str:
     """rdflib's flat RDF/XML with its rdf:Description blocks in sorted order (its own order varies)."""
+    if "  <rdf:Description" not in text:  # an empty graph: nothing to sort
+        return text
     head, _, rest = text.partition("  <rdf:Description")
     body, _, tail = rest.rpartition("  </rdf:Description>")
     blocks = ("  <rdf:Description" + body + "  </rdf:Description>").split("  </rdf:Description>\n")
@@ -186,16 +221,50 @@ def _sorted_rdfxml(text: str) -> str:
     return head + "\n".join(sorted(blocks)) + tail
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside `path`, then rename: readers see the old file or the new one."""
+def write_atomic(path: Path, data: bytes, *, replace: bool = True) -> None:
+    """Write to a temporary file beside `path`, flush it to disk, then rename it into place: readers,
+    and a process killed at any moment, see the old file or the new one, never a torn one.
+
+    The file gets the permissions the user's umask gives (or keeps those of the file it replaces).
+    With `replace=False` an existing file is never replaced, not even one another process creates
+    meanwhile: BadInputError."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
             stream.flush()
+            os.fchmod(stream.fileno(), path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask())
             os.fsync(stream.fileno())
-        os.replace(temporary, path)
+        if replace:
+            os.replace(temporary, path)
+        else:
+            try:
+                os.link(temporary, path)  # unlike rename, link never replaces an existing file
+            except FileExistsError:
+                raise BadInputError("exists already and was not replaced", path=path,
+                                    hint="remove it, or ask for it to be replaced") from None
+            os.unlink(temporary)
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)  # the rename itself survives a crash
+        except OSError:  # some file systems cannot sync a folder; the file is in place all the same
+            pass
+        finally:
+            os.close(folder)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux allows (os.umask sets it to read it)."""
+    try:
+        for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

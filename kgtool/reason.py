@@ -2,6 +2,8 @@
 
 HermiT rejects literals whose datatype is outside the OWL 2 datatype map (xsd:date, xsd:gYear, ...),
 so the reasoner sees a view of the graph without those literals; it is told which were left out.
+owl:imports are never followed (owlready2 would fetch them): the reasoner sees the graph it is given,
+and the report lists the imports it left out.
 An inconsistency comes back from the reasoner without explanation, so kgtool looks for the
 individuals whose asserted and domain/range-implied types fall in disjoint classes and names them.
 """
@@ -50,6 +52,7 @@ class ReasoningReport:
     clashes: tuple[Clash, ...]
     omitted_literals: int
     inferred: Graph = field(compare=False)
+    ignored_imports: tuple[URIRef, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -147,6 +150,9 @@ def reason(graph: Graph, *, reasoner: Reasoner = Reasoner.HERMIT) -> ReasoningRe
     owlready2.JAVA_EXE = _java()
     owlready2.reasoning.JAVA_MEMORY = JAVA_MEMORY_MB
     view, omitted = reasoner_view(graph)
+    # owlready2 would download every owl:imports (or read it from disk): the reasoner sees this graph only
+    imports = tuple(sorted({o for o in view.objects(None, OWL.imports) if isinstance(o, URIRef)}))
+    view.remove((None, OWL.imports, None))
     with tempfile.TemporaryDirectory(prefix="kgtool-reason-") as folder:
         path = Path(folder) / "graph.nt"
         path.write_bytes(view.serialize(format="nt", encoding="utf-8"))
@@ -184,4 +190,4 @@ def reason(graph: Graph, *, reasoner: Reasoner = Reasoner.HERMIT) -> ReasoningRe
                     if sup is not owlready2.Thing and isinstance(sup, owlready2.ThingClass):
                         inferred.add((URIRef(cls.iri), RDFS.subClassOf, URIRef(sup.iri)))
     clashes = () if consistent else tuple(find_clashes(view))
-    return ReasoningReport(reasoner, consistent, unsatisfiable, clashes, omitted, inferred)
+    return ReasoningReport(reasoner, consistent, unsatisfiable, clashes, omitted, inferred, imports)

@@ -16,6 +16,8 @@ nothing behind, and an existing release is replaced only when asked to.
 """
 from __future__ import annotations
 
+import ctypes
+import errno
 import hashlib
 import os
 import re
@@ -24,6 +26,7 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from rdflib import Graph, Literal, Namespace, URIRef
@@ -187,10 +190,10 @@ def release(project: Project, version: str, *, dist: Path | None = None, overwri
 
 
 def _write_folder(target: Path, contents: dict[str, bytes], *, overwrite: bool) -> None:
-    """Write the files into a temporary folder beside `target`, then rename it into place."""
+    """Write the files into a temporary folder beside `target`, then put it in place in one step: a
+    process killed at any moment leaves the previous release or the new one, never a mix or neither."""
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
-    old: Path | None = None
     try:
         for name, data in sorted(contents.items()):
             with open(staging / name, "wb") as stream:
@@ -198,24 +201,46 @@ def _write_folder(target: Path, contents: dict[str, bytes], *, overwrite: bool) 
                 stream.flush()
                 os.fsync(stream.fileno())
         staging.chmod(0o755)
-        if target.exists():
-            if not overwrite:
+        if target.exists() and not overwrite:
+            raise BadInputError(f"release {target.name} already exists", path=target,
+                                hint="choose a new version, or replace it with --overwrite")
+        if target.exists() and overwrite:
+            _exchange(staging, target)  # staging now holds the previous release
+        else:
+            try:
+                os.rename(staging, target)
+            except OSError as error:  # another process released this version meanwhile
+                if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise
                 raise BadInputError(f"release {target.name} already exists", path=target,
-                                    hint="choose a new version, or replace it with --overwrite")
-            old = staging.with_name(staging.name + ".old")
-            os.rename(target, old)
-        try:
-            os.rename(staging, target)
-        except BaseException:
-            if old is not None:
-                os.rename(old, target)
-                old = None
-            raise
-    except BaseException:
+                                    hint="choose a new version, or replace it with --overwrite") from None
+    finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _exchange(first: Path, second: Path) -> None:
+    """Swap two folders in one step (Linux renameat2 with RENAME_EXCHANGE). Where the system cannot,
+    `second` is moved aside and `first` renamed into its place, and a crash between the two leaves
+    the previous release under its temporary name."""
+    at_cwd, rename_exchange = -100, 2
+    try:
+        renameat2: Any = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        renameat2 = None
+    if renameat2 is not None:
+        if renameat2(at_cwd, os.fsencode(first), at_cwd, os.fsencode(second), rename_exchange) == 0:
+            return
+        code = ctypes.get_errno()
+        if code not in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+            raise OSError(code, os.strerror(code), str(second))
+    aside = first.with_name(first.name + ".old")
+    os.rename(second, aside)
+    try:
+        os.rename(first, second)
+    except BaseException:
+        os.rename(aside, second)
         raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    os.rename(aside, first)
 
 
 def verify_release(folder: Path) -> list[str]:

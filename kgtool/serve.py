@@ -64,6 +64,7 @@ from .queries import (
 from .rdfio import RdfFormat, serialise
 from .render import query_csv, query_graph, query_json, query_tsv, query_xml
 from .store import Store, new_graph
+from .untrusted import keyword_lines
 
 WEB = Path(__file__).resolve().parent / "web"
 DEFAULT_HOST = "127.0.0.1"
@@ -212,6 +213,11 @@ class QueryService:
         if self.read_only:
             raise HttpError(403, "this endpoint is read-only: SPARQL Update is refused",
                             "start the server with --allow-updates to change the graph it serves")
+        for keyword in ("LOAD", "SERVICE"):  # both make the engine fetch from any host the text names
+            lines = keyword_lines(sparql, keyword)
+            if lines:
+                raise HttpError(403, f"an update with {keyword} (line {lines[0]}) is refused: this server fetches "
+                                "nothing from the network", "send the triples themselves with INSERT DATA")
 
         def work() -> None:
             with self._update_lock:

@@ -36,33 +36,56 @@ Two things Oxigraph does differently from rdflib, and how they are handled:
 
 The default graph is validated: Oxigraph's default graph is not the union of its named graphs. Quads
 files (.nq, .trig) are loaded into the default graph; for a store passed in, `union_of_graphs=True`
-queries the union instead.
+queries the union instead. Other literals Oxigraph rewrites ("140.0"^^xsd:decimal as "140") are kept
+as written in `<urn:kgtool:shacl-sparql:original>`, so that results read from files give values as
+pySHACL gives them.
+
+How it runs (`ShapesPlan.run`): what compiling depends on in the data (class hierarchies, which classes
+have instances and which predicates are used) is asked first in a few queries; then every check is a
+job, and the jobs run `runner.workers` at a time (Oxigraph releases the GIL while it evaluates, so
+threads use every core; one worker per processor by default). Oxigraph's cost is mostly per row and per
+index look-up, with no cost-based join ordering, so the queries are written for it: one scan per class
+for focus nodes, a node's class tested with one look-up of its types, every test on the focus nodes of
+a shape in one query, every value constraint on a predicate in one scan of it, EXISTS only around a
+single pattern (around a group Oxigraph re-evaluates the group for every solution), counts that cannot
+fail on a predicate no subject repeats skipped after one count.
+
+The runner is an Oxigraph store (`OxigraphRunner`) or a SPARQL server (`kgtool.endpoint.EndpointRunner`,
+rows converted to the same pyoxigraph terms). For a server, queries keep to the plainest forms
+(`QueryRunner.portable`: one check a query, failures selected by FILTER alone, IRIs compared with `=`),
+since Virtuoso 7 miscompiles or answers wrongly the others; and SPARQL constraints that look for a cycle
+through a transitive path are refused (`QueryRunner.cycles`): Virtuoso's transitive paths skip cycles.
 """
 from __future__ import annotations
 
 import itertools
 import logging
+import os
 import re
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import pyoxigraph as ox
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.term import Node
 
-from .errors import BadInputError
+from .errors import BadInputError, ExternalComponentError
 from .namespaces import OWL, RDF, RDFS, SH, XSD
 from .store import new_graph
+from .untrusted import check_rdf
 from .validate import Severity, ValidationReport, ValidationResult
 
 LEXICAL_GRAPH = "urn:kgtool:shacl-sparql:lexical"
 RAW_DATATYPE = "urn:kgtool:shacl-sparql:lexical:"  # + the original datatype IRI
 PRESERVES = "urn:kgtool:shacl-sparql:preserves"  # marker: <LEXICAL_GRAPH> <PRESERVES> <predicate> in that graph
+ORIGINAL_GRAPH = "urn:kgtool:shacl-sparql:original"  # the other rewritten literals as written, for results
 
 _X = str(XSD)
 INTEGER_TYPES = frozenset(_X + t for t in (
@@ -72,6 +95,7 @@ INTEGER_TYPES = frozenset(_X + t for t in (
 RETYPED = INTEGER_TYPES | {_X + "dateTime", _X + "dateTimeStamp"}
 # datatypes whose lexical form Oxigraph may change
 NORMALISED = RETYPED | {_X + t for t in ("decimal", "double", "float", "boolean")}
+_NOT_NUMERIC = ("boolean", "dateTime", "dateTimeStamp")  # of NORMALISED (a long IN list costs Oxigraph much)
 
 _SH = str(SH)
 _RDF_TYPE = str(RDF.type)
@@ -111,12 +135,17 @@ _ORDER = {Severity.VIOLATION: 0, Severity.WARNING: 1, Severity.INFO: 2}
 
 
 class UnsupportedShapeError(BadInputError):
-    """The shapes graph uses SHACL features the SPARQL fast path does not implement (exit 3)."""
+    """The shapes graph uses SHACL features the SPARQL fast path does not implement, or (`remote`) that a
+    SPARQL server cannot be trusted to evaluate (exit 3)."""
 
-    def __init__(self, problems: Sequence[str]) -> None:
+    def __init__(self, problems: Sequence[str], *, remote: bool = False) -> None:
         self.problems = tuple(problems)
-        super().__init__("the SPARQL validation engine does not support what these shapes use:\n  "
-                         + "\n  ".join(self.problems), hint="validate with pySHACL instead (--engine pyshacl)")
+        what = ("these shapes cannot be checked on a SPARQL server" if remote else
+                "the SPARQL validation engine does not support what these shapes use")
+        super().__init__(what + ":\n  " + "\n  ".join(self.problems),
+                         hint="validate a copy of the graph here (kgtool validate FILE), or leave these shapes "
+                              "out (--shapes)"
+                         if remote else "validate with pySHACL instead (--engine pyshacl)")
 
 
 # ------------------------------------------------------------------------------------------------ terms
@@ -280,11 +309,13 @@ def _read_ntriples(path: Path) -> bytes:
     if rdf_format is None:
         raise BadInputError(f"unknown RDF file type {suffix!r}", path=path,
                             hint=f"use one of .nt, {', '.join(sorted(formats))}")
+    if rdf_format in (ox.RdfFormat.RDF_XML, ox.RdfFormat.JSON_LD):  # no entity expansion, no remote @context
+        check_rdf(path.read_bytes(), "xml" if rdf_format is ox.RdfFormat.RDF_XML else "json-ld", path=path)
     try:
         triples = (ox.Triple(q.subject, q.predicate, q.object) for q in
                    ox.parse(path=str(path), format=rdf_format, base_iri=path.resolve().as_uri()))
         return ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) or b""
-    except (SyntaxError, ValueError, OSError) as error:
+    except (SyntaxError, ValueError, OSError, MemoryError) as error:
         raise BadInputError(f"malformed {rdf_format}: {' '.join(str(error).split())[:300]}", path=path) from None
 
 
@@ -295,29 +326,31 @@ _NORMALISED_SUFFIX = re.compile(rb'"\^\^<http://www\.w3\.org/2001/XMLSchema#(?:'
                                 + b"|".join(sorted(re.escape(t[len(_X):].encode()) for t in NORMALISED)) + rb")> \.")
 
 
-def _verbatim_lines(data: bytes, preserve: frozenset[str]) -> list[bytes]:
-    """N-Quads lines, in the lexical graph, with a verbatim copy of every literal of a preserved predicate
-    whose form Oxigraph would change (one pass over the N-Triples for such literals)."""
+def _verbatim_lines(data: bytes, preserve: frozenset[str], *, originals: bool) -> list[bytes]:
+    """N-Quads lines with a verbatim copy of every literal whose form Oxigraph would change (one pass over
+    the N-Triples for such literals): in the lexical graph for a preserved predicate, and (`originals`)
+    in the original graph for the others, to report values as written."""
     lines: list[bytes] = []
-    if preserve:
+    if preserve or originals:
         wanted = {p.encode() for p in preserve}
         for found in _NORMALISED_SUFFIX.finditer(data):
             if data[found.end():found.end() + 1].strip(b" \t") not in (b"", b"\n", b"\r"):
                 continue  # not the end of a line: text inside a literal
             start = data.rfind(b"\n", 0, found.start()) + 1
             match = _NT_LITERAL.fullmatch(data, start, found.end())
-            if match is None or match.group(2) not in wanted:
+            if match is None or not (originals or match.group(2) in wanted):
                 continue
             subject, predicate, lexical, datatype = match.groups()
+            graph = LEXICAL_GRAPH if predicate in wanted else ORIGINAL_GRAPH
             lines.append(b'%s <%s> "%s"^^<%s%s> <%s> .' % (subject, predicate, lexical, RAW_DATATYPE.encode(),
-                                                           datatype, LEXICAL_GRAPH.encode()))
+                                                           datatype, graph.encode()))
     for predicate in sorted(preserve):
         lines.append(f"<{LEXICAL_GRAPH}> <{PRESERVES}> <{predicate}> <{LEXICAL_GRAPH}> .".encode())
     return lines
 
 
-def _load_bytes(store: Any, data: bytes, preserve: frozenset[str]) -> None:
-    extra = _verbatim_lines(data, preserve)
+def _load_bytes(store: Any, data: bytes, preserve: frozenset[str], path: Path) -> None:
+    extra = _verbatim_lines(data, preserve, originals=True)
     try:
         if not extra:
             store.bulk_load(data, format=ox.RdfFormat.N_TRIPLES)
@@ -327,7 +360,9 @@ def _load_bytes(store: Any, data: bytes, preserve: frozenset[str]) -> None:
             store.bulk_load(data, format=ox.RdfFormat.N_TRIPLES)
             store.bulk_load(b"\n".join(extra) + b"\n", format=ox.RdfFormat.N_QUADS)
     except SyntaxError as error:
-        raise BadInputError(f"malformed N-Triples: {' '.join(str(error).split())[:300]}") from None
+        found = re.search(r"\bline (\d+)", str(error))
+        raise BadInputError(f"malformed N-Triples: {' '.join(str(error).split())[:300]}", path=path,
+                            line=int(found.group(1)) if found and path.suffix.lower() == ".nt" else None) from None
 
 
 def _load_graph(store: Any, graph: Graph, preserve: frozenset[str]) -> None:
@@ -340,7 +375,7 @@ def _load_graph(store: Any, graph: Graph, preserve: frozenset[str]) -> None:
         else:
             lines.append(f"{_nt(s)} {_nt(p)} {_nt(o)} .\n")
     data = "".join(lines).encode("utf-8")
-    extra = _verbatim_lines(data, preserve)
+    extra = _verbatim_lines(data, preserve, originals=False)  # results are restored from the graph itself
     for predicate in preserve:  # literals of preserved predicates on blank nodes
         for s, o in graph.subject_objects(URIRef(predicate)):
             if isinstance(s, BNode) and isinstance(o, Literal) and str(o.datatype) in NORMALISED:
@@ -365,7 +400,7 @@ def load_store(*sources: Path | Graph, preserve: Iterable[str | URIRef] = ()) ->
         if isinstance(source, Graph):
             _load_graph(store, source, kept)
         else:
-            _load_bytes(store, _read_ntriples(Path(source)), kept)
+            _load_bytes(store, _read_ntriples(Path(source)), kept, Path(source))
     return store
 
 
@@ -413,8 +448,92 @@ def _true(value: Node | None) -> bool:
     return isinstance(value, Literal) and value.toPython() is True
 
 
+def _key(term: Any) -> str:
+    """An IRI's text, or a blank node's label after "_:" (a dictionary key that keeps them apart)."""
+    return f"_:{term.value}" if isinstance(term, ox.BlankNode) else str(term.value)
+
+
 def _flag(term: Any) -> bool:
-    return term is not None and getattr(term, "value", None) == "true"
+    """A boolean the query computed (servers may give true as "1")."""
+    return term is not None and getattr(term, "value", None) in ("true", "1")
+
+
+# ------------------------------------------------------------------------------------------------ where queries run
+
+T = TypeVar("T")
+
+
+class Row(Protocol):
+    """A solution: a pyoxigraph term by variable name, None when unbound (a pyoxigraph QuerySolution)."""
+
+    def __getitem__(self, variable: str) -> Any:
+        """The term bound to the variable."""
+
+
+@dataclass(frozen=True)
+class Solutions:
+    """The solutions of a SELECT query, as pyoxigraph terms."""
+
+    variables: tuple[str, ...]
+    rows: Sequence[Row]
+
+    @classmethod
+    def from_rdflib(cls, variables: Sequence[str], rows: Iterable[Sequence[Node | None]]) -> Solutions:
+        """Rows of rdflib terms (a SPARQL endpoint's answer) as pyoxigraph terms."""
+        names = tuple(variables)
+        return cls(names, [{name: None if term is None else _ox(term) for name, term in zip(names, row)}
+                           for row in rows])
+
+
+class QueryRunner(Protocol):
+    """Where the compiled queries run: an Oxigraph store (`OxigraphRunner`) or a SPARQL endpoint
+    (`kgtool.endpoint.EndpointRunner`). Rows come back as pyoxigraph terms either way."""
+
+    @property
+    def workers(self) -> int:
+        """How many queries may run at the same time."""
+
+    @property
+    def lexical(self) -> bool:
+        """Whether the data has the verbatim copies of literals that `load_store` makes."""
+
+    @property
+    def portable(self) -> bool:
+        """Whether queries must keep to the plainest forms: one check a query, its failures selected by
+        FILTER alone (Virtuoso 7 fails to compile, or answers wrongly, queries that BIND the value of an
+        EXISTS or nest a SELECT under BINDs)."""
+
+    @property
+    def cycles(self) -> bool:
+        """Whether a transitive property path finds cycles (`?x path+ ?x`); Virtuoso 7's never do."""
+
+    def select(self, text: str) -> Solutions:
+        """The solutions of a SELECT query (SyntaxError when it does not parse)."""
+
+
+def default_workers() -> int:
+    """One query at a time per processor this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class OxigraphRunner:
+    """Queries on a pyoxigraph Store, `workers` at a time (reads are thread-safe; evaluation releases the GIL)."""
+
+    lexical = True
+    portable = False
+    cycles = True
+
+    def __init__(self, store: Any, *, union_of_graphs: bool = False, workers: int | None = None) -> None:
+        self.store = store
+        self.union_of_graphs = union_of_graphs
+        self.workers = workers if workers is not None else default_workers()
+
+    def select(self, text: str) -> Solutions:
+        solutions = self.store.query(text, use_default_graph_as_union=self.union_of_graphs)
+        return Solutions(tuple(v.value for v in solutions.variables), list(solutions))
 
 
 # ------------------------------------------------------------------------------------------------ the compiler
@@ -434,75 +553,186 @@ class _Result:
 
 
 class _Compiler:
-    """Compiles shapes into SPARQL for one store (class hierarchies are read from the store's data)."""
+    """Compiles shapes into SPARQL for one dataset. What the queries depend on in the data (class
+    hierarchies, which classes have instances, which predicates are used) is asked once, up front, in a
+    few queries run side by side (`prefetch`); whether a predicate repeats, when a check needs to know."""
 
-    def __init__(self, shapes: Graph, store: Any, preserved: frozenset[str], union: bool,
+    def __init__(self, shapes: Graph, runner: QueryRunner, preserved: frozenset[str],
                  source: Graph | None = None) -> None:
         self.shapes = shapes
         self.source = source
-        self.store = store
+        self.runner = runner
         self.preserved = preserved
-        self.union = union
         self.counter = itertools.count()
         self.closures: dict[URIRef, list[str]] = {}
-        self.single: dict[str, bool] = {}
-        self.typed: set[str] | None = None
-        # predicates that do have verbatim copies (no copy: every literal was stored as written)
+        self.repeating: dict[str, bool] = {}  # see repeats()
+        self.typed: set[str] = set()  # classes (as SPARQL IRIs) with at least one instance
+        self.asked: set[str] = set()  # predicates asked about in prefetch
+        self.used: set[str] = set()  # those of them with at least one triple
+        # predicates that do have verbatim copies (no copy: every literal was stored as written), those of
+        # them that also have values without a copy, and the original datatypes of the copies
         self.copied: frozenset[str] = frozenset()
-        if preserved:
-            rows = self.query(f"SELECT DISTINCT ?p WHERE {{ GRAPH <{LEXICAL_GRAPH}> {{ ?s ?p ?o }} }}")
-            self.copied = frozenset(row["p"].value for row in rows) & preserved
+        self.mixed: set[str] = set()
+        self.raw_types: set[str] = set()
+        self.originals = False  # whether the store keeps the other rewritten literals as written (load_store)
 
     def fresh(self, name: str) -> str:
         return f"?kgtool_{name}{next(self.counter)}"
 
-    def has_instances(self, cls: Node) -> bool:
-        """Whether the class or a subclass has an instance (one query for all classes, then cached)."""
-        if self.typed is None:
-            rows = self.query(f"SELECT DISTINCT ?c WHERE {{ ?s <{_RDF_TYPE}> ?c }}")
-            self.typed = {f"<{row['c'].value}>" for row in rows if isinstance(row["c"], ox.NamedNode)}
-        return any(c in self.typed for c in self.closure(cls))
+    def query(self, text: str) -> Sequence[Row]:
+        return self.runner.select(text).rows
 
-    def single_valued(self, predicate: str) -> bool:
-        """No subject has two values of the predicate (then no sh:maxCount 1 or sh:uniqueLang fails on it)."""
-        if predicate not in self.single:
-            # one value per subject in the default graph, and at most one verbatim copy per subject (two
-            # copies behind one stored triple: "5"^^xsd:int and "5"^^xsd:integer, which Oxigraph merges)
-            graphs = [f"?s <{predicate}> ?o"] + ([f"GRAPH <{LEXICAL_GRAPH}> {{ ?s <{predicate}> ?o }}"]
-                                                 if predicate in self.copied else [])
-            single = True
-            for pattern in graphs:
-                row = next(iter(self.query(f"SELECT (COUNT(*) AS ?n) (COUNT(DISTINCT ?s) AS ?m) WHERE {{ {pattern} }}")))
-                single = single and row["n"].value == row["m"].value
-            self.single[predicate] = single
-        return self.single[predicate]
+    def prefetch(self, classes: Iterable[URIRef], predicates: Iterable[str]) -> None:
+        """Ask the data what compiling depends on: the closures of `classes` and which of their members
+        have instances, which of `predicates` are used, which preserved predicates have verbatim copies
+        (and which also have values without one), and the datatypes of the copies."""
+        classes = sorted(set(classes))
+        asked = sorted(set(predicates))
+        self.asked |= set(asked)
 
-    def query(self, text: str) -> Any:
-        return self.store.query(text, use_default_graph_as_union=self.union)
+        def closures() -> None:
+            self._closures(classes)
+
+        def used() -> None:
+            if asked:
+                rows = self.query(f"SELECT ?p WHERE {{ VALUES ?p {{ {' '.join(f'<{p}>' for p in asked)} }} "
+                                  "FILTER EXISTS { ?s ?p ?o } }")
+                self.used |= {row["p"].value for row in rows}
+
+        def copied() -> None:
+            if self.preserved:
+                names = " ".join(f"<{p}>" for p in sorted(self.preserved))
+                rows = self.query(f"SELECT ?p WHERE {{ VALUES ?p {{ {names} }} "
+                                  f"FILTER EXISTS {{ GRAPH <{LEXICAL_GRAPH}> {{ ?s ?p ?o }} }} }}")
+                self.copied = frozenset(row["p"].value for row in rows)
+
+        def raw_types() -> None:
+            if self.preserved:
+                rows = self.query(f"SELECT DISTINCT ?d WHERE {{ GRAPH <{LEXICAL_GRAPH}> {{ ?s ?p ?o }} "
+                                  "FILTER (isLiteral(?o)) BIND (DATATYPE(?o) AS ?d) }")
+                self.raw_types |= {row["d"].value[len(RAW_DATATYPE):] for row in rows
+                                   if row["d"].value.startswith(RAW_DATATYPE)}
+
+        def mixed() -> None:
+            if self.copied:  # one branch per predicate, each stopping at its first value that may lack a copy
+                others = ", ".join(f"<{d}>" for d in sorted(NORMALISED) if d[len(_X):] in _NOT_NUMERIC)
+                branches = " UNION ".join(
+                    f"{{ SELECT ?p WHERE {{ ?s <{p}> ?o FILTER (!isNumeric(?o) && (!isLiteral(?o) || "
+                    f"!(DATATYPE(?o) IN ({others})))) BIND (<{p}> AS ?p) }} LIMIT 1 }}" for p in sorted(self.copied))
+                self.mixed |= {row["p"].value for row in self.query(f"SELECT ?p WHERE {{ {branches} }}")}
+
+        def originals() -> None:
+            if self.runner.lexical and self.source is None:
+                self.originals = bool(self.query(
+                    f"SELECT ?s WHERE {{ GRAPH <{ORIGINAL_GRAPH}> {{ ?s ?p ?o }} }} LIMIT 1"))
+
+        _in_parallel(self.runner, [closures, used, copied, raw_types, originals])
+        _in_parallel(self.runner, [self._typed, mixed])
+
+    def _closures(self, classes: Sequence[URIRef]) -> None:
+        """rdfs:subClassOf* of each class, from the hierarchy read in one query and closed here (a
+        transitive path from a VALUES-bound class is refused by Virtuoso: "transitive start not given")."""
+        if not classes:
+            return
+        subclasses: dict[str, set[str]] = {}
+        for row in self.query(f"SELECT ?sub ?super WHERE {{ ?sub <{_SUBCLASS}> ?super }}"):
+            subclasses.setdefault(_key(row["super"]), set()).add(_key(row["sub"]))
+        for cls in classes:
+            found, todo = {str(cls)}, [str(cls)]
+            while todo:
+                for sub in subclasses.get(todo.pop(), ()):
+                    if sub not in found:
+                        found.add(sub)
+                        todo.append(sub)
+            self.closures[cls] = sorted(f"<{c}>" for c in found if not c.startswith("_:"))
+
+    def _typed(self) -> None:
+        """Which classes of the closures have an instance."""
+        members = sorted({c for closure in self.closures.values() for c in closure})
+        if members:
+            rows = self.query(f"SELECT ?c WHERE {{ VALUES ?c {{ {' '.join(members)} }} "
+                              f"FILTER EXISTS {{ ?s <{_RDF_TYPE}> ?c }} }}")
+            self.typed |= {f"<{row['c'].value}>" for row in rows}
+
+    def original(self, focus: Node, path: Node | None, value: Node | None) -> Node | None:
+        """A value as the data has it: as the source graph has it, or as the store's copy of the literal
+        as written has it (Oxigraph stores "140.0"^^xsd:decimal as "140")."""
+        if self.source is not None:
+            return _original(self.source, focus, path, value)
+        if not (self.originals and isinstance(value, Literal) and str(value.datatype) in NORMALISED
+                and isinstance(path, URIRef) and isinstance(focus, URIRef)):
+            return value
+        rows = self.query(f"SELECT ?o WHERE {{ GRAPH <{ORIGINAL_GRAPH}> {{ <{focus}> <{path}> ?o }} }}")
+        return _as_written([o for o in (_rdflib(row["o"]) for row in rows) if isinstance(o, Literal)], value)
+
+    def unused(self, path: Node | None) -> bool:
+        """Whether the path is a predicate no triple has (then its values fail nothing)."""
+        return isinstance(path, URIRef) and str(path) in self.asked and str(path) not in self.used
+
+    def repeats(self, predicate: str) -> bool:
+        """Whether a subject has two values of the predicate: in the default graph, or two verbatim copies
+        ("5"^^xsd:int and "5"^^xsd:integer, which Oxigraph stores as one triple). Asked once (a count of
+        the triples against a count of their distinct subjects), then cached."""
+        if predicate not in self.repeating:
+            if predicate in self.asked and predicate not in self.used:
+                self.repeating[predicate] = False
+            else:
+                graphs = [f"?s <{predicate}> ?o"] + ([f"GRAPH <{LEXICAL_GRAPH}> {{ ?s <{predicate}> ?o }}"]
+                                                     if predicate in self.copied else [])
+                counts = [self.query(f"SELECT (COUNT(*) AS ?n) (COUNT(DISTINCT ?s) AS ?m) WHERE {{ {pattern} }}")[0]
+                          for pattern in graphs]
+                self.repeating[predicate] = any(int(row["n"].value) != int(row["m"].value) for row in counts)
+        return self.repeating[predicate]
 
     def closure(self, cls: Node) -> list[str]:
         """The class and its subclasses in the data graph (rdfs:subClassOf*), as SPARQL IRIs."""
         if not isinstance(cls, URIRef):
             raise UnsupportedShapeError([f"sh:class or sh:targetClass {cls.n3()} is not an IRI"])
-        if cls not in self.closures:
-            rows = self.query(f"SELECT DISTINCT ?c WHERE {{ ?c <{_SUBCLASS}>* <{cls}> }}")
-            found = {row["c"].value for row in rows if isinstance(row["c"], ox.NamedNode)}
-            found.add(str(cls))
-            self.closures[cls] = sorted(f"<{c}>" for c in found)
+        if cls not in self.closures:  # a class prefetch did not know of
+            self._closures([cls])
+            rows = self.query(f"SELECT ?c WHERE {{ VALUES ?c {{ {' '.join(self.closures[cls])} }} "
+                              f"FILTER EXISTS {{ ?s <{_RDF_TYPE}> ?c }} }}")
+            self.typed |= {f"<{row['c'].value}>" for row in rows}
         return self.closures[cls]
 
+    def present(self, cls: Node) -> list[str]:
+        """The classes of the closure that have instances: the only ones a pattern needs to name."""
+        return [c for c in self.closure(cls) if c in self.typed]
+
     def instance_of(self, var: str, cls: Node) -> str:
-        """A graph pattern: `var` is an instance of `cls` or of a subclass."""
-        classes = self.closure(cls)
+        """A graph pattern: `var` (bound) is an instance of `cls` or of a subclass. One look-up of the
+        node's types, compared with the classes (VALUES would make one look-up per class)."""
+        classes = self.present(cls)
+        if not classes:
+            return "FILTER (false)"
         if len(classes) == 1:
             return f"{var} <{_RDF_TYPE}> {classes[0]} ."
         c = self.fresh("class")
-        return f"VALUES {c} {{ {' '.join(classes)} }} {var} <{_RDF_TYPE}> {c} ."
+        return f"{var} <{_RDF_TYPE}> {c} . FILTER ({c} IN ({', '.join(classes)}))"
 
     # -- focus nodes
 
-    def targets(self, targets: list[tuple[URIRef, Node]]) -> str:
-        """A graph pattern binding ?this to the focus nodes of these targets (maybe more than once)."""
+    def focus_branches(self, targets: list[tuple[URIRef, Node]]) -> list[str]:
+        """Graph patterns whose union binds ?this to every focus node of these targets (one class a
+        branch: each a scan); a node may come more than once."""
+        branches: list[str] = []
+        for kind, target in targets:
+            if kind == SH.targetClass:
+                branches += [f"{{ ?this <{_RDF_TYPE}> {c} }}" for c in self.present(target)]
+            elif kind == SH.targetNode and self.runner.portable:  # Virtuoso 7 ignores VALUES in a UNION branch
+                branches.append(f"{{ BIND ({_sparql(target)} AS ?this) }}")
+            elif kind == SH.targetNode:
+                branches.append(f"{{ VALUES ?this {{ {_sparql(target)} }} }}")
+            elif str(target) in self.asked and str(target) not in self.used:
+                continue  # no triple has that predicate
+            elif kind == SH.targetSubjectsOf:
+                branches.append(f"{{ ?this <{target}> ?kgtool_any }}")
+            elif kind == SH.targetObjectsOf:
+                branches.append(f"{{ ?kgtool_any <{target}> ?this }}")
+        return branches
+
+    def target_test(self, targets: list[tuple[URIRef, Node]]) -> str:
+        """A graph pattern true for a bound ?this when it is a focus node of these targets (for EXISTS)."""
         parts = []
         for kind, target in targets:
             if kind == SH.targetClass:
@@ -526,33 +756,58 @@ class _Compiler:
         text = _path(self.shapes, path)
         if not self.preserved_path(path):
             return f"{subject} {text} {var} ."
+        if str(path) not in self.mixed:  # every value has a verbatim copy
+            return f"GRAPH <{LEXICAL_GRAPH}> {{ {subject} {text} {var} }}"
         normalised = ", ".join(f"<{d}>" for d in sorted(NORMALISED))
         return (f"{{ {subject} {text} {var} . FILTER (!isLiteral({var}) || !(DATATYPE({var}) IN ({normalised}))) }}"
                 f" UNION {{ GRAPH <{LEXICAL_GRAPH}> {{ {subject} {text} {var} }} }}")
 
+    def single_pattern(self, subject: str, path: Node, var: str) -> str | None:
+        """The value nodes as one triple pattern, when they can be: for tests inside EXISTS, which Oxigraph
+        evaluates with the outer bindings only when the pattern is a single one (a group of several is
+        evaluated in full for every solution)."""
+        if not isinstance(path, URIRef):
+            return None
+        if not self.preserved_path(path):
+            return f"{subject} <{path}> {var} ."
+        if str(path) not in self.mixed:
+            return f"GRAPH <{LEXICAL_GRAPH}> {{ {subject} <{path}> {var} }}"
+        return None
+
     # -- expressions on one value (never an error: a failed comparison is a failed constraint)
 
     @staticmethod
-    def lexical_datatype(var: str, raw: bool) -> str:
-        if not raw:
-            return f"DATATYPE({var})"
-        return (f"IF(STRSTARTS(STR(DATATYPE({var})), \"{RAW_DATATYPE}\"), "
-                f"IRI(STRAFTER(STR(DATATYPE({var})), \"{RAW_DATATYPE}\")), DATATYPE({var}))")
+    def datatype_is(var: str, datatype: Node, raw: bool) -> str:
+        """True when the value's original datatype is `datatype` (a verbatim copy has the datatype
+        RAW_DATATYPE + the original one: compared as IRIs, no string functions)."""
+        if raw and str(datatype) in NORMALISED:
+            return f"DATATYPE({var}) IN (<{datatype}>, <{RAW_DATATYPE}{datatype}>)"
+        if datatype == RDF.langString:  # the same in SPARQL 1.1; Virtuoso 7 leaves DATATYPE of "x"@en unbound
+            return f"LANG({var}) != \"\""
+        return f"DATATYPE({var}) = <{datatype}>"
 
-    @staticmethod
-    def numeric(var: str, raw: bool) -> str:
-        """The value to compare: a verbatim copy read as its original datatype."""
+    def numeric(self, var: str, raw: bool) -> str:
+        """The value to compare: a verbatim copy read as its original datatype (one test for each
+        datatype the copies have)."""
         if not raw:
             return var
-        return (f"IF(isLiteral({var}) && STRSTARTS(STR(DATATYPE({var})), \"{RAW_DATATYPE}\"), "
-                f"STRDT(STR({var}), IRI(STRAFTER(STR(DATATYPE({var})), \"{RAW_DATATYPE}\"))), {var})")
+        expression = var
+        for datatype in sorted(self.raw_types, reverse=True):
+            expression = (f"IF(DATATYPE({var}) = <{RAW_DATATYPE}{datatype}>, STRDT(STR({var}), <{datatype}>), "
+                          f"{expression})")
+        return f"IF(isLiteral({var}), {expression}, {var})"
 
     def same_term(self, var: str, term: Node, raw: bool) -> str:
-        if raw and isinstance(term, Literal):
+        """True when `var` is the term (compared part by part for verbatim copies, and on a portable runner:
+        Virtuoso 7's sameTerm is never true for an IRI constant and compares literals by value)."""
+        portable = self.runner.portable
+        if (raw or portable) and isinstance(term, Literal):
             datatype = term.datatype or (RDF.langString if term.language else XSD.string)
-            return (f"(isLiteral({var}) && STR({var}) = {_quote(str(term))} && "
-                    f"{self.lexical_datatype(var, True)} = <{datatype}> && "
-                    f"LCASE(LANG({var})) = {_quote((term.language or '').lower())})")
+            return (f"COALESCE(isLiteral({var}) && STR({var}) = {_quote(str(term))} && "
+                    f"{self.datatype_is(var, datatype, raw)} && "
+                    f"LCASE(LANG({var})) = {_quote((term.language or '').lower())}, false)")
+        if portable and isinstance(term, URIRef):
+            return f"(isIRI({var}) && {var} = {_sparql(term)})"
         return f"sameTerm({var}, {_sparql(term)})"
 
     def well_formed(self, var: str, datatype: URIRef, raw: bool) -> str:
@@ -598,8 +853,8 @@ class _Compiler:
             if parameter == RDFS.Datatype:
                 return f"(isLiteral({var}) && LANG({var}) = \"\" && DATATYPE({var}) != <{_X}string>)"
             if not nested:
-                return f"(isLiteral({var}) && {self.lexical_datatype(var, raw)} = <{parameter}>)"
-            return (f"(isLiteral({var}) && {self.lexical_datatype(var, raw)} = <{parameter}> && "
+                return f"COALESCE(isLiteral({var}) && {self.datatype_is(var, parameter, raw)}, false)"
+            return (f"(isLiteral({var}) && {self.datatype_is(var, parameter, raw)} && "
                     f"{self.well_formed(var, parameter, raw)})")
         if predicate == SH.nodeKind:
             kinds: dict[Node, str] = {SH.IRI: f"isIRI({var})", SH.BlankNode: f"isBlank({var})", SH.Literal: f"isLiteral({var})",
@@ -755,6 +1010,11 @@ class _Compiler:
         return sorted(allowed) or ["<urn:kgtool:none>"]
 
 
+def _count(value: Node | None) -> int | None:
+    """A count parameter (sh:qualifiedMinCount ...) as a number."""
+    return None if value is None else int(value)  # type: ignore[call-overload]
+
+
 def _deactivated(shapes: Graph, shape: Node) -> bool:
     value = shapes.value(shape, SH.deactivated)
     return _true(value)
@@ -777,6 +1037,11 @@ class _SelectConstraint:
     text: str  # the query with prefixes, $PATH and $this resolved and the focus placeholder inserted
     messages: tuple[Literal, ...]
     variables: tuple[str, ...]
+    cycle: str | None = None  # a variable that a transitive path leads back to (?x path+ ?x)
+
+
+# `?x (...)+ ?x` or `?x path* ?x` in a masked query: a transitive path from a variable back to itself
+_CYCLE = re.compile(r"[?$](\w+)\s+(?:\([^{}.;]*\)|[^\s{}.;]+)[+*]\s+[?$](\w+)\b")
 
 
 def _prefixes(shapes: Graph, constraint: Node) -> str:
@@ -900,7 +1165,9 @@ def _select_constraint(shapes: Graph, shape: Node, constraint: Node, path: Node 
     body = resolved[brace + 1:]
     query = _prefixes(shapes, constraint) + head + "{ " + FOCUS_MARK + "\n" + body
     messages = tuple(sorted((m for m in shapes.objects(constraint, SH.message) if isinstance(m, Literal)), key=str))
-    return _SelectConstraint(constraint, query, messages, tuple(v for v in variables + as_variables))
+    cycle = next((f"?{found.group(1)}" for found in _CYCLE.finditer(_mask(resolved))
+                  if found.group(1) == found.group(2)), None)
+    return _SelectConstraint(constraint, query, messages, tuple(v for v in variables + as_variables), cycle)
 
 
 # ------------------------------------------------------------------------------------------------ the plan
@@ -916,6 +1183,18 @@ class _Flag:
 @dataclass
 class _Shared:
     values: dict[str, list[tuple[Any, Any, list[_Flag]]]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _FocusCheck:
+    """A test on each focus node (?this, also bound as ?value), true when the node fails it."""
+
+    test: str
+    candidate: str | None  # true when pySHACL's datatype test must decide (checked in Python)
+    info: _ShapeInfo
+    component: URIRef
+    parameter: Node | None
+    with_value: bool  # the result's value is the focus node (a node shape's own constraints)
 
 
 @dataclass(frozen=True)
@@ -955,6 +1234,14 @@ class ShapesPlan:
         if self.problems:
             raise UnsupportedShapeError(sorted(set(self.problems)))
         self.preserved = frozenset(preserved)
+        # what compiling asks the data about (see _Compiler.prefetch)
+        named = itertools.chain(shapes.objects(None, SH.targetClass), shapes.objects(None, SH["class"]),
+                                (t for info in self.top for kind, t in info.targets if kind == SH.targetClass))
+        self.classes = {c for c in named if isinstance(c, URIRef)}
+        # predicates of targets and paths: a check on the values of a predicate no triple has cannot fail
+        self.predicates = {str(p) for target in (SH.targetSubjectsOf, SH.targetObjectsOf)
+                           for p in shapes.objects(None, target) if isinstance(p, URIRef)}
+        self.predicates |= {str(path) for path in shapes.objects(None, SH.path) if isinstance(path, URIRef)}
 
     def _shape_nodes(self) -> list[Node]:
         shapes = self.shapes
@@ -1061,8 +1348,10 @@ class ShapesPlan:
 
     # -- running
 
-    def validate(self, store: Any, *, source: Graph | None = None, union_of_graphs: bool = False) -> ValidationReport:
-        """Run the compiled queries on an Oxigraph store (see `load_store`)."""
+    def validate(self, store: Any, *, source: Graph | None = None, union_of_graphs: bool = False,
+                 workers: int | None = None) -> ValidationReport:
+        """Run the compiled queries on an Oxigraph store (see `load_store`), `workers` at a time (default:
+        one per processor)."""
         if self.preserved:
             marked = {row["p"].value for row in store.query(
                 f"SELECT ?p WHERE {{ GRAPH <{LEXICAL_GRAPH}> {{ <{LEXICAL_GRAPH}> <{PRESERVES}> ?p }} }}")}
@@ -1073,174 +1362,244 @@ class ShapesPlan:
                     + ", ".join(f"<{m}>" for m in missing),
                     hint="load it with kgtool.shacl_sparql.load_store(..., preserve=plan.preserved): Oxigraph "
                          "stores xsd:nonNegativeInteger as xsd:integer")
-        if union_of_graphs and self.preserved:
-            raise BadInputError("union_of_graphs cannot be combined with shapes that check original literal forms",
-                                hint="load the data into the default graph with load_store")
-        compiler = _Compiler(self.shapes, store, self.preserved, union_of_graphs, source)
-        results: list[_Result] = []
+        if union_of_graphs and (self.preserved or any(True for _ in store.quads_for_pattern(
+                None, None, None, ox.NamedNode(ORIGINAL_GRAPH)))):
+            raise BadInputError("union_of_graphs cannot be combined with the verbatim copies load_store keeps",
+                                hint="load_store puts the data in the default graph: validate without union_of_graphs")
+        return self.run(OxigraphRunner(store, union_of_graphs=union_of_graphs, workers=workers), source=source)
+
+    def run(self, runner: QueryRunner, *, source: Graph | None = None) -> ValidationReport:
+        """Run the compiled queries through `runner`: an Oxigraph store (`OxigraphRunner`) or a SPARQL
+        endpoint (`kgtool.endpoint.EndpointRunner`). `source` is the rdflib graph the data came from, if
+        any: values in results are then given as it has them."""
+        if not runner.cycles:
+            self._check_cycles()
+        compiler = _Compiler(self.shapes, runner, self.preserved if runner.lexical else frozenset(), source)
+        compiler.prefetch(self.classes, self.predicates)
         shared = _Shared()
-        for info in self.top:
-            results += self._run_shape(compiler, info, shared)
-        results += self._run_shared(compiler, shared)
+        jobs = [job for info in self.top for job in self._run_shape(compiler, info, shared)]
+        jobs += self._run_shared(compiler, shared)
+        results = _execute(runner, jobs)
         self._add_details(compiler, results, depth=0)
-        if source is not None:
-            results = [_restore(source, r) for r in results]
+        for result in results:
+            result.value = compiler.original(result.focus, result.path, result.value)
         return _report(self.shapes, results)
 
-    def _run_shape(self, compiler: _Compiler, info: _ShapeInfo, shared: _Shared) -> list[_Result]:
+    def _check_cycles(self) -> None:
+        """SPARQL constraints that look for a cycle, for a runner whose transitive paths find none (Virtuoso
+        7's: `?x path+ ?x` never matches there; written in the query's own pattern, it does not compile)."""
+        problems = [f"{_show(self.shapes, shape)}: its SPARQL constraint follows a transitive property path from "
+                    f"{constraint.cycle} back to {constraint.cycle}, which Virtuoso 7 evaluates without cycles "
+                    "(a cycle would go unreported)"
+                    for (shape, _), constraint in sorted(self.sparql.items(), key=lambda item: str(item[0]))
+                    if constraint.cycle is not None and not _deactivated(self.shapes, constraint.node)]
+        if problems:
+            raise UnsupportedShapeError(problems, remote=True)
+
+    def _run_shape(self, compiler: _Compiler, info: _ShapeInfo, shared: _Shared) -> list[_Job]:
         """A targeted shape: its own constraints, then those of its property shapes.
 
         Queries start from whichever side is smaller in practice. Constraints on the values of a
         predicate are not run shape by shape: all of them are collected (`shared`) and each predicate's
         triples are scanned once for every failure any shape looks for, and the few failing rows are
-        then kept for the shapes whose focus nodes they belong to. Constraints that need every focus node
-        (sh:minCount, a node's own constraints) start from the focus nodes; all sh:minCount 1 of a shape's
-        property shapes share one query."""
+        then kept for the shapes whose focus nodes they belong to. Constraints that look at each focus
+        node (its own value constraints, sh:minCount 1, sh:hasValue, sh:qualifiedMinCount 1) are tests
+        in one query over the focus nodes (Oxigraph's cost is mostly per row, so one pass with many tests
+        costs much less than one pass per test)."""
         shapes = self.shapes
-        if all(kind == SH.targetClass for kind, _ in info.targets) and not any(
-                compiler.has_instances(cls) for _, cls in info.targets):
+        branches = compiler.focus_branches(info.targets)
+        if not branches:
             return []  # no focus node: nothing to report
-        targets = compiler.targets(info.targets)
-        once = len(info.targets) == 1 and (info.targets[0][0] == SH.targetNode or (
-            info.targets[0][0] == SH.targetClass and len(compiler.closure(info.targets[0][1])) == 1))
-        focus = ("{ " + targets + " }") if once else ("{ SELECT DISTINCT ?this WHERE { " + targets + " } }")
-        context = _Context(focus, targets)
+        # the focus nodes, one scan per class: a node of two of the classes comes twice (every query
+        # that starts from them keeps distinct rows; a DISTINCT here would cost more than the repeats)
+        focus = "{ " + " UNION ".join(branches) + " }"
+        context = _Context(focus, compiler.target_test(info.targets))
+        checks: list[_FocusCheck] = []
         if info.path is not None:
-            return self._run_constraints(compiler, info, context, info.path, shared)
-        results = self._run_constraints(compiler, info, context, None, shared)
-        children = []
-        for prop in sorted(shapes.objects(info.node, SH.property), key=str):
-            if _deactivated(shapes, prop):
-                continue
-            child = self._info(prop, [])
-            if child.path is None:
-                raise UnsupportedShapeError([f"{_show(shapes, prop)}: a property shape without sh:path"])
-            children.append(child)
-        # every sh:minCount 1 on a predicate, for all property shapes at once
-        present: dict[str, list[_ShapeInfo]] = {}
-        for child in children:
-            minimum = shapes.value(child.node, SH.minCount)
-            if isinstance(child.path, URIRef) and minimum is not None and int(minimum) == 1:  # type: ignore[call-overload]
-                present.setdefault(str(child.path), []).append(child)
-        if present:
-            keys = " ".join(f"<{p}>" for p in sorted(present))
-            text = (f"SELECT ?this ?kgtool_k WHERE {{ {focus} VALUES ?kgtool_k {{ {keys} }} "
-                    f"FILTER NOT EXISTS {{ ?this ?kgtool_k ?kgtool_v }} }}")
-            for row in compiler.query(text):
-                for child in present[row["kgtool_k"].value]:
-                    results.append(_Result(_rdflib(row["this"]), child.path, None, child.node,
-                                           SH.MinCountConstraintComponent, child.severity, child.messages))
-        for child in children:
-            results += self._run_constraints(compiler, child, context, child.path, shared,
-                                             minimum_done=child in present.get(str(child.path), []))
-        return results
+            jobs = self._run_constraints(compiler, info, context, info.path, shared, checks)
+        else:
+            jobs = self._run_constraints(compiler, info, context, None, shared, checks)
+            for prop in sorted(shapes.objects(info.node, SH.property), key=str):
+                if _deactivated(shapes, prop):
+                    continue
+                child = self._info(prop, [])
+                if child.path is None:
+                    raise UnsupportedShapeError([f"{_show(shapes, prop)}: a property shape without sh:path"])
+                jobs += self._run_constraints(compiler, child, context, child.path, shared, checks)
+        return jobs + self._focus_jobs(compiler, focus, checks)
 
-    def _value_flags(self, compiler: _Compiler, shape: Node, path: Node | None, raw: bool) -> list[_Flag]:
-        """One flag per value constraint parameter of the shape (and a candidate test for sh:datatype)."""
+    def _focus_jobs(self, compiler: _Compiler, focus: str, checks: list[_FocusCheck]) -> list[_Job]:
+        """One pass over the focus nodes for every test on them; only failing nodes come back (one query
+        a test when the runner is `portable`)."""
+        def results(focus_node: Any, check: _FocusCheck, failed: bool, candidate: bool) -> list[_Result]:
+            if check.candidate is not None and (failed or candidate):
+                assert isinstance(check.parameter, URIRef)
+                failed = not datatype_conforms(_rdflib(focus_node), check.parameter)
+            if not failed:
+                return []
+            info = check.info
+            return [_Result(_rdflib(focus_node), info.path, _rdflib(focus_node) if check.with_value else None,
+                            info.node, check.component, info.severity, info.messages, parameter=check.parameter)]
+
+        if not checks:
+            return []
+        if compiler.runner.portable:
+            def one(check: _FocusCheck) -> _Job:
+                test = check.test if check.candidate is None else f"({check.test}) || ({check.candidate})"
+                return _Job(f"SELECT DISTINCT ?this WHERE {{ {focus} FILTER ({test}) }}",
+                            lambda answer: [r for row in answer.rows for r in results(row["this"], check, True, True)])
+
+            return [one(check) for check in checks]
+        binds = " ".join(f"BIND ({check.test} AS ?kgtool_t{i})" + (
+            f" BIND ({check.candidate} AS ?kgtool_c{i})" if check.candidate else "") for i, check in enumerate(checks))
+        names = [f"?kgtool_t{i}" for i in range(len(checks))] + [
+            f"?kgtool_c{i}" for i, check in enumerate(checks) if check.candidate]
+        text = f"SELECT DISTINCT ?this {' '.join(names)} WHERE {{ {focus} {binds} FILTER ({' || '.join(names)}) }}"
+
+        def failing(answer: Solutions) -> list[_Result]:
+            found: list[_Result] = []
+            for row in answer.rows:
+                for i, check in enumerate(checks):
+                    found += results(row["this"], check, _flag(row[f"kgtool_t{i}"]),
+                                     check.candidate is not None and _flag(row[f"kgtool_c{i}"]))
+            return found
+
+        return [_Job(text, failing, weight=2)]  # a pass over every focus node of a shape: among the longest
+
+    def _value_flags(self, compiler: _Compiler, shape: Node, path: Node | None, raw: bool,
+                     var: str = "?value") -> list[_Flag]:
+        """One flag per value constraint parameter of the shape (and a candidate test for sh:datatype), on
+        the value node `var`."""
         flags: list[_Flag] = []
         for predicate, parameter in _pairs(self.shapes, shape):
             if predicate not in _VALUE_PARAMETERS or (predicate == SH.hasValue and path is not None):
                 continue
             assert isinstance(predicate, URIRef)
-            test = compiler.value_test(shape, predicate, parameter, "?value", raw, nested=False)
+            test = compiler.value_test(shape, predicate, parameter, var, raw, nested=False)
             candidate = None
             if predicate == SH.datatype:
                 assert isinstance(parameter, URIRef)
                 certain = _CERTAIN.get(str(parameter))
                 if str(parameter) in RDFLIB_CHECKED and certain != "":
-                    shape_of = f"REGEX(STR(?value), \"{certain}\")" if certain else "false"
+                    shape_of = f"REGEX(STR({var}), \"{certain}\")" if certain else "false"
                     candidate = f"COALESCE({test} && !({shape_of}), false)"
-            flags.append(_Flag(f"!COALESCE({test}, false)", candidate, _COMPONENT[predicate], parameter))
+            # an error fails the constraint; Virtuoso 7 cannot compile COALESCE around EXISTS, which never errs
+            failing = f"!({test})" if compiler.runner.portable and "EXISTS" in test else f"!COALESCE({test}, false)"
+            flags.append(_Flag(failing, candidate, _COMPONENT[predicate], parameter))
         return flags
 
-    def _read_flags(self, row: Any, flags: list[tuple[_Flag, str, str | None]], emit: Any) -> None:
+    @staticmethod
+    def _read_flags(row: Row, flags: list[tuple[_Flag, str, str | None]], info: _ShapeInfo, path: Node | None,
+                    results: list[_Result]) -> None:
+        """The results of one failing value: one per constraint it fails (pySHACL's datatype test decides
+        the candidates)."""
         for flag, variable, candidate in flags:
             failed = _flag(row[variable])
             if candidate is not None and _flag(row[candidate]):
                 assert isinstance(flag.parameter, URIRef)
                 failed = not datatype_conforms(_rdflib(row["value"]), flag.parameter)
             if failed:
-                emit(flag.component, flag.parameter)
+                results.append(_Result(_rdflib(row["this"]), path, _rdflib(row["value"]), info.node, flag.component,
+                                       info.severity, info.messages, parameter=flag.parameter))
 
     def _run_constraints(self, compiler: _Compiler, info: _ShapeInfo, context: _Context, path: Node | None,
-                         shared: _Shared, *, minimum_done: bool = False) -> list[_Result]:
+                         shared: _Shared, checks: list[_FocusCheck]) -> list[_Job]:
         shapes, shape = self.shapes, info.node
         focus = context.focus
-        results: list[_Result] = []
+        jobs: list[_Job] = []
         raw = compiler.preserved_path(path)
-        flags = self._value_flags(compiler, shape, path, raw)
-        if flags and isinstance(path, URIRef):
+        flags = self._value_flags(compiler, shape, path, raw, "?value" if path is not None else "?this")
+        if flags and compiler.unused(path):
+            pass  # no value, no failure
+        elif flags and isinstance(path, URIRef):
             shared.values.setdefault(str(path), []).append((info, context, flags))
+        elif flags and path is None:
+            checks += [_FocusCheck(flag.test, flag.candidate, info, flag.component, flag.parameter, True)
+                       for flag in flags]
         elif flags:
-            value_pattern = compiler.values("?this", path, "?value") if path is not None else "BIND (?this AS ?value)"
-            named = [(flag, f"kgtool_f{i}", f"kgtool_c{i}" if flag.candidate else None) for i, flag in enumerate(flags)]
-            binds = " ".join(f"BIND ({flag.test} AS ?{v})" + (f" BIND ({flag.candidate} AS ?{c})" if c else "")
-                             for flag, v, c in named)
-            condition = " || ".join([f"?{v}" for _, v, _ in named] + [f"?{c}" for _, _, c in named if c])
-            selected = " ".join([f"?{v}" for _, v, _ in named] + [f"?{c}" for _, _, c in named if c])
-            text = f"SELECT DISTINCT ?this ?value {selected} WHERE {{ {focus} {value_pattern} {binds} FILTER ({condition}) }}"
-            for row in compiler.query(text):
-                self._read_flags(row, named, lambda component, parameter, row=row: results.append(
-                    _Result(_rdflib(row["this"]), path, _rdflib(row["value"]), shape, component, info.severity,
-                            info.messages, parameter=parameter)))
+            assert path is not None
+            value_pattern = compiler.values("?this", path, "?value")
+            jobs += self._flag_jobs(compiler, f"{focus} {value_pattern}", info, path, flags)
         if path is None:
             closed = shapes.value(shape, SH.closed)
             if _true(closed):
                 allowed = compiler.closed_allowed(shape)
-                text = (f"SELECT ?this ?kgtool_p ?value WHERE {{ {focus} ?this ?kgtool_p ?value . "
+                text = (f"SELECT DISTINCT ?this ?kgtool_p ?value WHERE {{ {focus} ?this ?kgtool_p ?value . "
                         f"FILTER (?kgtool_p NOT IN ({', '.join(allowed)})) }}")
-                results += [_Result(_rdflib(row["this"]), _rdflib(row["kgtool_p"]), _rdflib(row["value"]), shape,
+
+                def unexpected(answer: Solutions) -> list[_Result]:
+                    return [_Result(_rdflib(row["this"]), _rdflib(row["kgtool_p"]), _rdflib(row["value"]), shape,
                                     SH.ClosedConstraintComponent, info.severity, info.messages)
-                            for row in compiler.query(text)]
+                            for row in answer.rows]
+
+                jobs.append(_Job(text, unexpected))
         else:
-            results += self._run_path_constraints(compiler, info, context, path, shared, minimum_done=minimum_done)
+            jobs += self._run_path_constraints(compiler, info, context, path, checks)
         for sparql in sorted(shapes.objects(shape, SH.sparql), key=str):
             constraint = self.sparql.get((shape, sparql))
             if constraint is not None:
-                results += self._run_sparql(compiler, info, focus, path, constraint)
-        return results
+                jobs.append(self._run_sparql(compiler, info, focus, path, constraint))
+        return jobs
 
     def _run_path_constraints(self, compiler: _Compiler, info: _ShapeInfo, context: _Context, path: Node,
-                              shared: _Shared, *, minimum_done: bool) -> list[_Result]:
+                              checks: list[_FocusCheck]) -> list[_Job]:
         """sh:hasValue, the counts, sh:uniqueLang and the property-pair constraints of a property shape."""
         shapes, shape = self.shapes, info.node
         focus, targets = context.focus, context.targets
         raw = compiler.preserved_path(path)
         simple = isinstance(path, URIRef)
         value_pattern = compiler.values("?this", path, "?value")
-        results: list[_Result] = []
+        jobs: list[_Job] = []
 
-        def result(focus_node: Any, value: Any, component: URIRef) -> _Result:
-            return _Result(_rdflib(focus_node), path, None if value is None else _rdflib(value), shape,
-                           component, info.severity, info.messages)
+        def check(text: str, component: URIRef, *, with_value: bool = False,
+                  needed: Callable[[], bool] | None = None, on_values: bool = False) -> None:
+            """One query whose rows are the failures: ?this (and ?value when `with_value`); none when only
+            values can fail it (`on_values`) and no triple has the predicate."""
+            def read(answer: Solutions) -> list[_Result]:
+                return [_Result(_rdflib(row["this"]), path, _rdflib(row["value"]) if with_value else None, shape,
+                                component, info.severity, info.messages) for row in answer.rows]
+
+            if not (on_values and compiler.unused(path)):
+                jobs.append(_Job(text, read, needed=needed))
 
         def scanned(select: str, inner: str, tail: str = "") -> str:
             """`inner` (a SELECT's WHERE clause, then `tail`) over the predicate's triples, kept for focus
-            nodes only; over the focus nodes' values when the path is not a predicate."""
-            if simple:
+            nodes only; over the focus nodes' values when the path is not a predicate (or on a portable
+            runner: Virtuoso 7 gets EXISTS tests of a VALUES or a FILTER alone wrong)."""
+            if simple and not compiler.runner.portable:
                 return (f"SELECT {select} WHERE {{ {{ SELECT {select} WHERE {{ {inner} }} {tail} }} "
                         f"FILTER EXISTS {{ {targets} }} }}")
             return f"SELECT {select} WHERE {{ {{ SELECT {select} WHERE {{ {focus} {inner} }} {tail} }} }}"
 
+        single = compiler.single_pattern("?this", path, "?kgtool_v")  # for a test on a bound ?this
+
+        def on_focus(test: str, component: URIRef) -> None:
+            checks.append(_FocusCheck(test, None, info, component, None, False))
+
         for expected in _objects(shapes, shape, SH.hasValue):
-            test = compiler.same_term("?value", expected, raw)
-            text = f"SELECT ?this WHERE {{ {focus} MINUS {{ {value_pattern} FILTER ({test}) }} }}"
-            results += [result(row["this"], None, SH.HasValueConstraintComponent) for row in compiler.query(text)]
+            if single is not None:
+                on_focus(f"NOT EXISTS {{ {single} FILTER ({compiler.same_term('?kgtool_v', expected, raw)}) }}",
+                         SH.HasValueConstraintComponent)
+            else:
+                test = compiler.same_term("?value", expected, raw)
+                check(f"SELECT DISTINCT ?this WHERE {{ {focus} MINUS {{ {value_pattern} FILTER ({test}) }} }}",
+                      SH.HasValueConstraintComponent)
         minimum, maximum = shapes.value(shape, SH.minCount), shapes.value(shape, SH.maxCount)
         low = int(minimum) if minimum is not None else 0  # type: ignore[call-overload]
         high = int(maximum) if maximum is not None else None  # type: ignore[call-overload]
-        if low == 1 and not minimum_done:
-            text = f"SELECT ?this WHERE {{ {focus} MINUS {{ {value_pattern} }} }}"
-            results += [result(row["this"], None, SH.MinCountConstraintComponent) for row in compiler.query(text)]
+        if low == 1 and single is not None:
+            on_focus(f"NOT EXISTS {{ {single} }}", SH.MinCountConstraintComponent)
+        elif low == 1:
+            check(f"SELECT DISTINCT ?this WHERE {{ {focus} MINUS {{ {value_pattern} }} }}",
+                  SH.MinCountConstraintComponent)
         elif low > 1:
-            text = (f"SELECT ?this ?kgtool_n WHERE {{ {{ SELECT ?this (COUNT(DISTINCT ?value) AS ?kgtool_n) "
-                    f"WHERE {{ {focus} OPTIONAL {{ {value_pattern} }} }} GROUP BY ?this }} FILTER (?kgtool_n < {low}) }}")
-            results += [result(row["this"], None, SH.MinCountConstraintComponent) for row in compiler.query(text)]
-        unique = shapes.value(shape, SH.uniqueLang)
-        unique_lang = _true(unique)
-        if simple and (high is not None and high >= 1 or unique_lang) and compiler.single_valued(str(path)):
-            high = None if high is not None and high >= 1 else high  # no subject has two values: nothing to find
-            unique_lang = False
+            check(f"SELECT ?this ?kgtool_n WHERE {{ {{ SELECT ?this (COUNT(DISTINCT ?value) AS ?kgtool_n) "
+                  f"WHERE {{ {focus} OPTIONAL {{ {value_pattern} }} }} GROUP BY ?this }} FILTER (?kgtool_n < {low}) }}",
+                  SH.MinCountConstraintComponent)
+        unique_lang = _true(shapes.value(shape, SH.uniqueLang))
+        # a count of 1 or more, or two languages, cannot fail on a predicate no subject has two values of:
+        # asked (in the worker, once per predicate) before such a query runs
+        repeats = partial(compiler.repeats, str(path)) if simple else None
         if high is not None:
             if high == 0:
                 text = scanned("DISTINCT ?this", value_pattern)
@@ -1249,50 +1608,50 @@ class ShapesPlan:
                 text = scanned("DISTINCT ?this", f"{value_pattern} {other} FILTER (!sameTerm(?value, ?kgtool_b))")
             else:
                 text = scanned("?this", value_pattern, f"GROUP BY ?this HAVING (COUNT(DISTINCT ?value) > {high})")
-            results += [result(row["this"], None, SH.MaxCountConstraintComponent) for row in compiler.query(text)]
+            check(text, SH.MaxCountConstraintComponent, needed=repeats if high >= 1 else None, on_values=True)
         for qualified in sorted(shapes.objects(shape, SH.qualifiedValueShape), key=str):
-            q_min, q_max = shapes.value(shape, SH.qualifiedMinCount), shapes.value(shape, SH.qualifiedMaxCount)
+            q_min, q_max = (_count(shapes.value(shape, p)) for p in (SH.qualifiedMinCount, SH.qualifiedMaxCount))
             join = compiler.class_join(qualified, "?value")
             conforming = f"{value_pattern} {join}" if join else (
                 f"{value_pattern} FILTER ({compiler.conforms(qualified, '?value', raw)})")
-            if q_max is not None and not (simple and int(q_max) >= 1 and compiler.single_valued(str(path))):  # type: ignore[call-overload]
-                text = scanned("?this", conforming,
-                               f"GROUP BY ?this HAVING (COUNT(DISTINCT ?value) > {int(q_max)})")  # type: ignore[call-overload]
-                results += [result(row["this"], None, SH.QualifiedMaxCountConstraintComponent)
-                            for row in compiler.query(text)]
-            if q_min is not None and int(q_min) > 0:  # type: ignore[call-overload]
-                if int(q_min) == 1:  # type: ignore[call-overload]
-                    text = f"SELECT ?this WHERE {{ {focus} MINUS {{ {conforming} }} }}"
-                else:
-                    text = (f"SELECT ?this WHERE {{ {{ SELECT ?this (COUNT(DISTINCT ?value) AS ?kgtool_n) WHERE "
-                            f"{{ {focus} OPTIONAL {{ {conforming} }} }} GROUP BY ?this }} "
-                            f"FILTER (?kgtool_n < {int(q_min)}) }}")  # type: ignore[call-overload]
-                results += [result(row["this"], None, SH.QualifiedMinCountConstraintComponent)
-                            for row in compiler.query(text)]
+            if q_max is not None:
+                check(scanned("?this", conforming, f"GROUP BY ?this HAVING (COUNT(DISTINCT ?value) > {q_max})"),
+                      SH.QualifiedMaxCountConstraintComponent, needed=repeats if q_max >= 1 else None,
+                      on_values=True)
+            if q_min == 1 and single is not None:  # nested EXISTS, one pattern each (see single_pattern)
+                test = (f"FILTER EXISTS {{ {compiler.class_join(qualified, '?kgtool_v')} }}" if join else
+                        f"FILTER ({compiler.conforms(qualified, '?kgtool_v', raw)})")
+                on_focus(f"NOT EXISTS {{ {single} {test} }}", SH.QualifiedMinCountConstraintComponent)
+            elif q_min == 1:
+                check(f"SELECT DISTINCT ?this WHERE {{ {focus} MINUS {{ {conforming} }} }}",
+                      SH.QualifiedMinCountConstraintComponent)
+            elif q_min is not None and q_min > 1:
+                check(f"SELECT ?this WHERE {{ {{ SELECT ?this (COUNT(DISTINCT ?value) AS ?kgtool_n) WHERE "
+                      f"{{ {focus} OPTIONAL {{ {conforming} }} }} GROUP BY ?this }} FILTER (?kgtool_n < {q_min}) }}",
+                      SH.QualifiedMinCountConstraintComponent)
         if unique_lang:
             other = compiler.values("?this", path, "?kgtool_b")
-            text = scanned("DISTINCT ?this ?kgtool_lang",
-                           f"{value_pattern} {other} FILTER (isLiteral(?value) && LANG(?value) != \"\" && "
-                           f"!sameTerm(?value, ?kgtool_b) && LCASE(LANG(?value)) = LCASE(LANG(?kgtool_b))) "
-                           f"BIND (LCASE(LANG(?value)) AS ?kgtool_lang)")
-            results += [result(row["this"], None, SH.UniqueLangConstraintComponent) for row in compiler.query(text)]
+            check(scanned("DISTINCT ?this ?kgtool_lang",
+                          f"{value_pattern} {other} FILTER (isLiteral(?value) && LANG(?value) != \"\" && "
+                          f"!sameTerm(?value, ?kgtool_b) && LCASE(LANG(?value)) = LCASE(LANG(?kgtool_b))) "
+                          f"BIND (LCASE(LANG(?value)) AS ?kgtool_lang)"),
+                  SH.UniqueLangConstraintComponent, needed=repeats, on_values=True)
         for predicate in (SH.lessThan, SH.lessThanOrEquals):
             operator = "<" if predicate == SH.lessThan else "<="
             for other_path in _objects(shapes, shape, predicate):
-                text = scanned("DISTINCT ?this ?value ?kgtool_o",
-                               f"{value_pattern} ?this <{other_path}> ?kgtool_o . FILTER (!COALESCE("
-                               f"{compiler.comparable('?value', raw)} {operator} {compiler.comparable('?kgtool_o', False)}"
-                               f", false))")
-                results += [result(row["this"], row["value"], _COMPONENT[predicate]) for row in compiler.query(text)]
+                check(scanned("DISTINCT ?this ?value ?kgtool_o",
+                              f"{value_pattern} ?this <{other_path}> ?kgtool_o . FILTER (!COALESCE("
+                              f"{compiler.comparable('?value', raw)} {operator} {compiler.comparable('?kgtool_o', False)}"
+                              f", false))"),
+                      _COMPONENT[predicate], with_value=True, on_values=True)
         for other_path in _objects(shapes, shape, SH.equals):
-            text = (f"SELECT DISTINCT ?this ?value WHERE {{ {{ {focus} {value_pattern} FILTER NOT EXISTS "
-                    f"{{ ?this <{other_path}> ?value }} }} UNION {{ {focus} ?this <{other_path}> ?value . "
-                    f"FILTER NOT EXISTS {{ {value_pattern} }} }} }}")
-            results += [result(row["this"], row["value"], SH.EqualsConstraintComponent) for row in compiler.query(text)]
+            check(f"SELECT DISTINCT ?this ?value WHERE {{ {{ {focus} {value_pattern} FILTER NOT EXISTS "
+                  f"{{ ?this <{other_path}> ?value }} }} UNION {{ {focus} ?this <{other_path}> ?value . "
+                  f"FILTER NOT EXISTS {{ {value_pattern} }} }} }}", SH.EqualsConstraintComponent, with_value=True)
         for other_path in _objects(shapes, shape, SH.disjoint):
-            text = scanned("DISTINCT ?this ?value", f"{value_pattern} ?this <{other_path}> ?value .")
-            results += [result(row["this"], row["value"], SH.DisjointConstraintComponent) for row in compiler.query(text)]
-        return results
+            check(scanned("DISTINCT ?this ?value", f"{value_pattern} ?this <{other_path}> ?value ."),
+                  SH.DisjointConstraintComponent, with_value=True, on_values=True)
+        return jobs
 
     def _add_details(self, compiler: _Compiler, results: list[_Result], depth: int) -> None:
         """pySHACL reports, under each sh:node failure (sh:detail), the value node's own results against
@@ -1307,83 +1666,170 @@ class ShapesPlan:
                                              "(its sh:detail results cannot be computed)"])
             nested = self._info(item.parameter, [(SH.targetNode, item.value)])
             shared = _Shared()
-            item.details = self._run_shape(compiler, nested, shared) + self._run_shared(compiler, shared)
+            jobs = self._run_shape(compiler, nested, shared)
+            item.details = _execute(compiler.runner, jobs + self._run_shared(compiler, shared))
             self._add_details(compiler, item.details, depth + 1)
 
-    def _run_shared(self, compiler: _Compiler, shared: _Shared) -> list[_Result]:
-        """Each predicate's triples scanned once for the value constraints of every shape on it."""
-        results: list[_Result] = []
-        for predicate, jobs in sorted(shared.values.items()):
-            path = URIRef(predicate)
-            tests: dict[str, str] = {}
-            memberships: dict[str, str] = {}
-            plan: list[tuple[_ShapeInfo, str, list[tuple[_Flag, str, str | None]]]] = []
-            for info, context, flags in jobs:
-                named = []
-                for flag in flags:
-                    variable = tests.setdefault(flag.test, f"kgtool_f{len(tests)}")
-                    candidate = tests.setdefault(flag.candidate, f"kgtool_f{len(tests)}") if flag.candidate else None
-                    named.append((flag, variable, candidate))
-                # whether the subject is a focus node of this shape, asked only when one of its tests fails
-                failing = " || ".join(sorted({f"?{v}" for _, v, _ in named} | {f"?{c}" for _, _, c in named if c}))
-                member = memberships.setdefault(f"IF({failing}, EXISTS {{ {context.targets} }}, false)",
-                                                f"kgtool_m{len(memberships)}")
-                plan.append((info, member, named))
-            binds = " ".join(f"BIND ({test} AS ?{variable})" for test, variable in tests.items())
-            condition = " || ".join(f"?{v}" for v in tests.values())
-            members = " ".join(f"BIND ({test} AS ?{m})" for test, m in memberships.items())
-            selected = " ".join(f"?{v}" for v in tests.values())
-            pattern = compiler.values("?this", path, "?value")
-            member_vars = " ".join("?" + m for m in memberships.values())
-            if "EXISTS" in binds:  # costly tests depend on the value only: once per distinct value
-                text = (f"SELECT DISTINCT ?this ?value {selected} {member_vars} WHERE {{ {{ SELECT ?value {selected} "
-                        f"WHERE {{ {{ SELECT DISTINCT ?value WHERE {{ {pattern} }} }} {binds} FILTER ({condition}) }} }} "
-                        f"{pattern} {members} }}")
-            else:
-                text = (f"SELECT ?this ?value {selected} {member_vars} WHERE {{ {{ SELECT DISTINCT ?this ?value "
-                        f"{selected} WHERE {{ {pattern} {binds} FILTER ({condition}) }} }} {members} }}")
-            for row in compiler.query(text):
+    def _run_shared(self, compiler: _Compiler, shared: _Shared) -> list[_Job]:
+        """Each predicate's triples scanned once for the value constraints of every shape on it: only the
+        values that fail a constraint of a shape whose focus node they belong to come back."""
+        jobs: list[_Job] = []
+        for predicate, work in sorted(shared.values.items()):
+            jobs += self._shared_jobs(compiler, URIRef(predicate), work)
+        return jobs
+
+    def _shared_jobs(self, compiler: _Compiler, path: URIRef,
+                     work: list[tuple[_ShapeInfo, _Context, list[_Flag]]]) -> list[_Job]:
+        pattern = compiler.values("?this", path, "?value")
+        if compiler.runner.portable:  # from the focus nodes (see scanned in _run_path_constraints)
+            return [job for info, context, flags in work for job in self._flag_jobs(
+                compiler, f"{context.focus} {pattern}", info, path, flags)]
+        tests: dict[str, str] = {}
+        memberships: dict[str, str] = {}
+        plan: list[tuple[_ShapeInfo, str, list[tuple[_Flag, str, str | None]]]] = []
+        for info, context, flags in work:
+            named = []
+            for flag in flags:
+                variable = tests.setdefault(flag.test, f"kgtool_f{len(tests)}")
+                candidate = tests.setdefault(flag.candidate, f"kgtool_f{len(tests)}") if flag.candidate else None
+                named.append((flag, variable, candidate))
+            # whether the subject is a focus node of this shape, asked only when one of its tests fails
+            failing = " || ".join(sorted({f"?{v}" for _, v, _ in named} | {f"?{c}" for _, _, c in named if c}))
+            member = memberships.setdefault(f"IF({failing}, EXISTS {{ {context.targets} }}, false)",
+                                            f"kgtool_m{len(memberships)}")
+            plan.append((info, member, named))
+        binds = " ".join(f"BIND ({test} AS ?{variable})" for test, variable in tests.items())
+        condition = " || ".join(f"?{v}" for v in tests.values())
+        members = " ".join(f"BIND ({test} AS ?{m})" for test, m in memberships.items())
+        member_condition = " || ".join(f"?{m}" for m in memberships.values())
+        selected = " ".join(f"?{v}" for v in tests.values())
+        member_vars = " ".join("?" + m for m in memberships.values())
+        text = (f"SELECT ?this ?value {selected} {member_vars} WHERE {{ {{ SELECT DISTINCT ?this ?value "
+                f"{selected} WHERE {{ {pattern} {binds} FILTER ({condition}) }} }} {members} "
+                f"FILTER ({member_condition}) }}")
+
+        def failing_values(answer: Solutions) -> list[_Result]:
+            results: list[_Result] = []
+            for row in answer.rows:
                 for info, member, named in plan:
                     if _flag(row[member]):
-                        self._read_flags(row, named, lambda component, parameter, row=row, info=info: results.append(
-                            _Result(_rdflib(row["this"]), path, _rdflib(row["value"]), info.node, component,
-                                    info.severity, info.messages, parameter=parameter)))
-        return results
+                        self._read_flags(row, named, info, path, results)
+            return results
+
+        return [_Job(text, failing_values)]
+
+    def _flag_jobs(self, compiler: _Compiler, where: str, info: _ShapeInfo, path: Node,
+                   flags: list[_Flag]) -> list[_Job]:
+        """The failures of value flags: `where` binds ?this and ?value, for focus nodes only. One query
+        for all the flags, or, on a `portable` runner, one a flag (a datatype's candidates decided here)."""
+        if not compiler.runner.portable:
+            named = [(flag, f"kgtool_f{i}", f"kgtool_c{i}" if flag.candidate else None) for i, flag in enumerate(flags)]
+            binds = " ".join(f"BIND ({flag.test} AS ?{v})" + (f" BIND ({flag.candidate} AS ?{c})" if c else "")
+                             for flag, v, c in named)
+            names = [f"?{v}" for _, v, _ in named] + [f"?{c}" for _, _, c in named if c]
+            text = (f"SELECT DISTINCT ?this ?value {' '.join(names)} WHERE {{ {where} {binds} "
+                    f"FILTER ({' || '.join(names)}) }}")
+
+            def failing(answer: Solutions) -> list[_Result]:
+                results: list[_Result] = []
+                for row in answer.rows:
+                    self._read_flags(row, named, info, path, results)
+                return results
+
+            return [_Job(text, failing)]
+
+        def one(flag: _Flag) -> _Job:
+            test = flag.test if flag.candidate is None else f"({flag.test}) || ({flag.candidate})"
+
+            def failing(answer: Solutions) -> list[_Result]:
+                results: list[_Result] = []
+                for row in answer.rows:
+                    value = _rdflib(row["value"])
+                    if flag.candidate is not None and isinstance(flag.parameter, URIRef) and datatype_conforms(
+                            value, flag.parameter):
+                        continue
+                    results.append(_Result(_rdflib(row["this"]), path, value, info.node, flag.component,
+                                           info.severity, info.messages, parameter=flag.parameter))
+                return results
+
+            return _Job(f"SELECT DISTINCT ?this ?value WHERE {{ {where} FILTER ({test}) }}", failing)
+
+        return [one(flag) for flag in flags]
 
     def _run_sparql(self, compiler: _Compiler, info: _ShapeInfo, focus: str, path: Node | None,
-                    constraint: _SelectConstraint) -> list[_Result]:
-        text = constraint.text.replace(FOCUS_MARK, focus)
-        try:
-            solutions = compiler.query(text)
-        except SyntaxError as error:
-            raise BadInputError(f"{_show(self.shapes, info.node)}: its SPARQL constraint does not parse: "
-                                f"{' '.join(str(error).split())[:300]}") from None
-        variables = [v.value for v in solutions.variables]
-        seen: set[tuple[Any, ...]] = set()
-        results: list[_Result] = []
-        for solution in solutions:
-            bound = {v: solution[v] for v in variables if solution[v] is not None}
-            key = tuple(sorted((k, str(v)) for k, v in bound.items()))
-            if key in seen:
-                continue
-            seen.add(key)
-            focus_node = _rdflib(bound["this"])
-            value_term = bound.get("value")
-            value: Node | None = _rdflib(value_term) if value_term is not None else (
-                focus_node if path is None else None)
-            path_term = bound.get("path")
-            result_path = _rdflib(path_term) if isinstance(path_term, ox.NamedNode) else path
-            if "failure" in bound:
-                value = focus_node if path is None else None
-            formatted = {k: _rdflib(v) for k, v in bound.items() if k != "failure"}
-            if compiler.source is not None and "value" in formatted:
-                formatted["value"] = _original(compiler.source, focus_node, result_path, formatted["value"]) \
-                    or formatted["value"]
-            messages = [_format(m, formatted) for m in constraint.messages]
-            messages += [_format(m, formatted) for m in info.messages if m not in constraint.messages]
-            results.append(_Result(focus_node, result_path, value, info.node, SH.SPARQLConstraintComponent,
-                                   info.severity, messages, constraint.node))
-        return results
+                    constraint: _SelectConstraint) -> _Job:
+        def solutions(answer: Solutions) -> list[_Result]:
+            seen: set[tuple[Any, ...]] = set()
+            results: list[_Result] = []
+            for solution in answer.rows:
+                bound = {v: solution[v] for v in answer.variables if solution[v] is not None}
+                key = tuple(sorted((k, str(v)) for k, v in bound.items()))
+                if key in seen:
+                    continue
+                seen.add(key)
+                focus_node = _rdflib(bound["this"])
+                value_term = bound.get("value")
+                value: Node | None = _rdflib(value_term) if value_term is not None else (
+                    focus_node if path is None else None)
+                path_term = bound.get("path")
+                result_path = _rdflib(path_term) if isinstance(path_term, ox.NamedNode) else path
+                if "failure" in bound:
+                    value = focus_node if path is None else None
+                formatted = {k: _rdflib(v) for k, v in bound.items() if k != "failure"}
+                if "value" in formatted:
+                    formatted["value"] = compiler.original(focus_node, result_path, formatted["value"]) \
+                        or formatted["value"]
+                messages = [_format(m, formatted) for m in constraint.messages]
+                messages += [_format(m, formatted) for m in info.messages if m not in constraint.messages]
+                results.append(_Result(focus_node, result_path, value, info.node, SH.SPARQLConstraintComponent,
+                                       info.severity, messages, constraint.node))
+            return results
+
+        return _Job(constraint.text.replace(FOCUS_MARK, focus), solutions, weight=2,
+                    user_query=f"{_show(self.shapes, info.node)}: its SPARQL constraint")
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One query and how its rows become results."""
+
+    text: str
+    read: Callable[[Solutions], list[_Result]]
+    weight: int = 1  # heavier jobs start first
+    user_query: str | None = None  # whose SPARQL it is, when it is the shapes graph's own (it may not parse)
+    needed: Callable[[], bool] | None = None  # asked first: when false, the query cannot fail and is skipped
+
+
+def _in_parallel(runner: QueryRunner, tasks: Sequence[Callable[[], T]]) -> list[T]:
+    """The tasks' results, in order, `runner.workers` tasks at a time (Oxigraph releases the GIL while it
+    evaluates a query, so threads use every core)."""
+    if runner.workers <= 1 or len(tasks) <= 1:
+        return [task() for task in tasks]
+    with ThreadPoolExecutor(max_workers=min(runner.workers, len(tasks))) as pool:
+        return list(pool.map(lambda task: task(), tasks))
+
+
+def _run_job(runner: QueryRunner, job: _Job) -> list[_Result]:
+    if job.needed is not None and not job.needed():
+        return []
+    try:
+        answer = runner.select(job.text)
+    except SyntaxError as error:
+        if job.user_query is None:
+            raise
+        raise BadInputError(f"{job.user_query} does not parse: {' '.join(str(error).split())[:300]}") from None
+    except ExternalComponentError as error:  # a server refusing the shapes graph's own query
+        if job.user_query is None or not re.search(r"HTTP (400|500)\b", error.message):
+            raise
+        raise UnsupportedShapeError([f"{job.user_query} fails on the server: {error.message}"], remote=True) from None
+    return job.read(answer)
+
+
+def _execute(runner: QueryRunner, jobs: Sequence[_Job]) -> list[_Result]:
+    """Run the jobs, heaviest first, `runner.workers` at a time; the results in the jobs' order."""
+    order = sorted(range(len(jobs)), key=lambda index: -jobs[index].weight)
+    found = dict(zip(order, _in_parallel(runner, [partial(_run_job, runner, jobs[index]) for index in order])))
+    return [result for index in range(len(jobs)) for result in found[index]]
 
 
 def _format(message: Literal, bound: dict[str, Node]) -> Literal:
@@ -1402,7 +1848,11 @@ def _original(source: Graph, focus: Node, path: Node | None, value: Node | None)
     """The value as the source graph has it (Oxigraph canonicalises the literals it stores)."""
     if not isinstance(value, Literal) or not isinstance(path, URIRef) or not isinstance(focus, (URIRef, BNode)):
         return value
-    candidates = [o for o in source.objects(focus, path) if isinstance(o, Literal)]
+    return _as_written([o for o in source.objects(focus, path) if isinstance(o, Literal)], value)
+
+
+def _as_written(candidates: list[Literal], value: Literal) -> Literal:
+    """The one literal of `candidates` (the values as written) that `value` (as stored) stands for."""
     if value in candidates:
         return value
     strings = (None, XSD.string)
@@ -1412,11 +1862,6 @@ def _original(source: Graph, focus: Node, path: Node | None, value: Node | None)
                    and (o.datatype == value.datatype or str(o.datatype) in NORMALISED
                         or (o.datatype in strings and value.datatype in strings))]
     return matches[0] if len(matches) == 1 else value
-
-
-def _restore(source: Graph, result: _Result) -> _Result:
-    result.value = _original(source, result.focus, result.path, result.value)
-    return result
 
 
 def _generic_message(result: _Result) -> Literal:

@@ -27,6 +27,7 @@ from rdflib.term import Identifier, Node
 
 from .errors import BadInputError
 from .namespaces import PREFIXES, XSD
+from .untrusted import check_rdf
 
 _XSD_STRING = str(XSD.string)
 _RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
@@ -35,6 +36,14 @@ FINGERPRINT_FILE = "kgtool-store.json"
 OX_FORMATS = {".nt": ox.RdfFormat.N_TRIPLES, ".ttl": ox.RdfFormat.TURTLE, ".nq": ox.RdfFormat.N_QUADS,
               ".trig": ox.RdfFormat.TRIG, ".rdf": ox.RdfFormat.RDF_XML, ".owl": ox.RdfFormat.RDF_XML,
               ".xml": ox.RdfFormat.RDF_XML, ".jsonld": ox.RdfFormat.JSON_LD, ".n3": ox.RdfFormat.N3}
+
+
+def _refuse_hostile(path: Path, fmt: Any) -> None:
+    """What Oxigraph's own parsers would do with a hostile file and kgtool must not: expand entities in
+    RDF/XML, fetch a JSON-LD @context (kgtool.untrusted). Its Turtle family parsers stream with bounded
+    memory, so those files are not scanned twice."""
+    if fmt in (ox.RdfFormat.RDF_XML, ox.RdfFormat.JSON_LD):
+        check_rdf(path.read_bytes(), "xml" if fmt is ox.RdfFormat.RDF_XML else "json-ld", path=path)
 
 
 def _ntriples(triples: Iterable[Any]) -> bytes:
@@ -213,6 +222,7 @@ class Store:
             return ox.BlankNode(label_prefix + term.value) if isinstance(term, ox.BlankNode) else term
 
         try:
+            _refuse_hostile(path, fmt)
             if fmt is ox.RdfFormat.N_TRIPLES:
                 data = path.read_bytes()
             elif fmt in (ox.RdfFormat.N_QUADS, ox.RdfFormat.TRIG):  # every graph's triples, into the default graph
@@ -228,6 +238,9 @@ class Store:
             raise BadInputError(f"malformed RDF: {error}", path=path) from None
         except (OSError, UnicodeDecodeError) as error:
             raise BadInputError(f"cannot read the file: {error}", path=path) from None
+        except (MemoryError, ValueError) as error:  # a token beyond the parser's buffer, a bad base IRI
+            raise BadInputError(f"cannot parse the file: {' '.join(str(error).split())[:200] or 'out of memory'}",
+                                path=path, hint="split the file, or shorten its longest literal") from None
 
     def clear(self) -> None:
         self.oxigraph.clear()

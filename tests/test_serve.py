@@ -220,6 +220,21 @@ def test_updates_from_another_site_are_refused(built: BuildResult) -> None:
     assert len(store) == len(built.graph) + 1
 
 
+@pytest.mark.parametrize("update", [
+    "LOAD <http://127.0.0.1:9/data.ttl>",
+    "INSERT { ?s ?p ?o } WHERE { SERVICE <http://127.0.0.1:9/sparql> { ?s ?p ?o } }",
+    "# LOAD in a comment is fine\nINSERT DATA { kgr:x rdfs:label \"LOAD SERVICE\" } ;\n load <http://127.0.0.1:9/x>",
+])
+def test_a_writable_server_fetches_nothing(built: BuildResult, update: str) -> None:
+    store = Store.from_graph(built.graph)
+    with TestClient(make_app(store, read_only=False)) as writable:
+        refused = writable.post("/sparql", data={"update": update})
+        assert refused.status_code == 403 and "fetches nothing" in refused.text
+        harmless = writable.post("/sparql", data={"update": 'INSERT DATA { kgr:x rdfs:label "LOAD and SERVICE" }'})
+        assert harmless.status_code == 200
+    assert len(store) == len(built.graph) + 1
+
+
 def test_a_loopback_server_answers_loopback_host_names_only(store: Store) -> None:
     """Against DNS rebinding: a page on another name that resolves to 127.0.0.1 gets no answer."""
     app = make_app(store, allowed_hosts=["127.0.0.1", "localhost"])

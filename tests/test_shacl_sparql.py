@@ -16,10 +16,17 @@ from rdflib import BNode, Graph, Literal, URIRef
 
 from kgtool.build import BuildResult
 from kgtool.config import Project
-from kgtool.errors import BadInputError
+from kgtool.errors import BadInputError, ExternalComponentError
 from kgtool.namespaces import KG, RDF, SH
 from kgtool.rdfio import load_graph
-from kgtool.shacl_sparql import ShapesPlan, UnsupportedShapeError, load_store, validate_sparql
+from kgtool.shacl_sparql import (
+    OxigraphRunner,
+    ShapesPlan,
+    Solutions,
+    UnsupportedShapeError,
+    load_store,
+    validate_sparql,
+)
 from kgtool.synth import synth, write_synth
 from kgtool.validate import ValidationReport, _results, load_shapes, validate
 
@@ -242,7 +249,7 @@ def test_each_sparql_constraint_runs_once_for_all_focus_nodes(plan: ShapesPlan) 
 # ------------------------------------------------------------------------------------------------ what it does not do
 
 UNSUPPORTED = {
-    "sh:target": f"""ex:S a sh:NodeShape ; sh:target [ a sh:SPARQLTarget ; sh:select "SELECT ?this WHERE {{ ?this a ex:A }}" ] ;
+    "sh:target": """ex:S a sh:NodeShape ; sh:target [ a sh:SPARQLTarget ; sh:select "SELECT ?this WHERE { ?this a ex:A }" ] ;
                      sh:property [ sh:path ex:p ; sh:minCount 1 ] .""",
     "qualifiedValueShapesDisjoint": """ex:S a sh:NodeShape ; sh:targetClass ex:A ; sh:property [ sh:path ex:p ;
                      sh:qualifiedValueShape [ sh:class ex:B ] ; sh:qualifiedMinCount 1 ;
@@ -293,3 +300,82 @@ def test_prefixed_names_that_look_like_sparql_keywords_are_no_problem() -> None:
     ours = validate_sparql(data, shapes)
     assert [r.focus_node for r in ours.results] == [URIRef(f"{EX}a")]
     assert keys(ours) == keys(validate(data, shapes))
+
+
+# ------------------------------------------------------------------------------------------------ where the queries run
+
+class PortableRunner(OxigraphRunner):
+    """Oxigraph, with the queries compiled as for a SPARQL server: one check a query, failures selected by
+    FILTER alone (what kgtool.endpoint.EndpointRunner asks for, Virtuoso being what it is)."""
+
+    portable = True
+
+
+class NoCycles(OxigraphRunner):
+    """A runner whose transitive paths find no cycles (as Virtuoso 7's)."""
+
+    cycles = False
+
+
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=[f"{p.parent.name}/{p.name}" for p in FIXTURE_FILES])
+def test_portable_queries_agree_with_pyshacl_on_every_fixture(path: Path, ontology_files: list[Path],
+                                                              shapes: Graph, plan: ShapesPlan) -> None:
+    data = load_graph(*ontology_files, path)
+    ours = plan.run(PortableRunner(load_store(data, preserve=plan.preserved)), source=data)
+    same(ours, validate(data, shapes))
+
+
+def test_portable_queries_find_the_planted_violations(plan: ShapesPlan) -> None:
+    result = synth(6_000, 5)
+    ours = plan.run(PortableRunner(load_store(result.graph, preserve=plan.preserved)), source=result.graph)
+    assert Counter((k[0], k[1], k[2], k[3].iri) for k in keys(ours).elements()) == Counter(
+        v.key() for v in result.manifest.violations)
+
+
+def test_one_worker_or_several_give_the_same_report(plan: ShapesPlan) -> None:
+    result = synth(12_000, 17)
+    store = load_store(result.graph, preserve=plan.preserved)
+    alone, together = (plan.validate(store, source=result.graph, workers=n) for n in (1, 4))
+    same(alone, together)
+    assert alone.results
+
+
+def test_values_in_results_are_as_the_file_writes_them(tmp_path: Path, shapes: Graph, plan: ShapesPlan) -> None:
+    """Oxigraph stores "140.0"^^xsd:decimal as "140": results read from files still say 140.0, as pySHACL does."""
+    path = tmp_path / "synth.nt"
+    write_synth(path, 6_000, 3)
+    ours = validate_sparql(path, plan)
+    same(ours, validate(load_graph(path), shapes))
+    assert any(isinstance(r.value, Literal) and r.value.datatype is not None and "." in str(r.value)
+               for r in ours.results), "a decimal with a trailing zero among the planted values"
+
+
+def test_constraints_that_look_for_cycles_are_refused_where_paths_skip_them(plan: ShapesPlan) -> None:
+    with pytest.raises(UnsupportedShapeError) as caught:
+        plan.run(NoCycles(load_store(Graph(), preserve=plan.preserved)))
+    assert [p for p in caught.value.problems if "kgsh:ControlShape" in p and "cycle" in p]
+    assert caught.value.exit_code == 3 and "--shapes" in caught.value.render()
+
+
+def test_a_server_that_fails_on_a_shapes_own_query_names_the_shape(built: BuildResult, plan: ShapesPlan) -> None:
+    class Failing(OxigraphRunner):
+        def select(self, text: str) -> Solutions:
+            if "SUBSTR(?content" in text:
+                raise ExternalComponentError("SPARQL endpoint http://127.0.0.1:1/sparql: HTTP 500 Internal Server "
+                                             "Error: Virtuoso 37000 Error SQ156: Internal Optimized compiler error")
+            return super().select(text)
+
+    with pytest.raises(UnsupportedShapeError) as caught:
+        plan.run(Failing(load_store(built.graph, preserve=plan.preserved)), source=built.graph)
+    assert len(caught.value.problems) == 1 and "kgsh:EvidenceShape-exact" in caught.value.problems[0]
+    assert "SQ156" in caught.value.problems[0]
+
+
+def test_rows_from_a_server_become_oxigraph_terms() -> None:
+    rows = Solutions.from_rdflib(["s", "o"], [(URIRef(f"{EX}a"), Literal("5", datatype=URIRef(f"{EX}t"))),
+                                              (BNode("b1"), None), (URIRef(f"{EX}c"), Literal("x", lang="en"))])
+    assert rows.variables == ("s", "o")
+    assert rows.rows[0]["s"] == ox.NamedNode(f"{EX}a") and rows.rows[0]["o"] == ox.Literal(
+        "5", datatype=ox.NamedNode(f"{EX}t"))
+    assert rows.rows[1]["s"] == ox.BlankNode("b1") and rows.rows[1]["o"] is None
+    assert rows.rows[2]["o"] == ox.Literal("x", language="en")

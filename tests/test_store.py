@@ -262,3 +262,41 @@ def test_build_store_then_query_it(tmp_path: Path) -> None:
     asked = runner.invoke(main, ["query", "reserve-figures", "--format", "csv", "--store", str(tmp_path / "g.store")])
     assert asked.exit_code == 0, asked.output
     assert "28.7 million tonnes" in asked.stdout
+
+
+BILLION_LAUGHS = """<?xml version="1.0"?>
+<!DOCTYPE rdf:RDF [
+  <!ENTITY a "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa">
+  <!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">
+  <!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">
+  <!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">
+  <!ENTITY e "&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;">
+  <!ENTITY f "&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;">
+]>
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:ex="urn:ex:">
+  <rdf:Description rdf:about="urn:ex:a"><ex:p>&f;</ex:p></rdf:Description>
+</rdf:RDF>
+"""
+
+
+@pytest.mark.parametrize("name,text", [
+    ("laughs.rdf", BILLION_LAUGHS),
+    ("remote.jsonld", '{"@context": "https://example.org/context.jsonld", "@id": "urn:a", "p": "x"}'),
+])
+def test_a_hostile_file_is_refused_before_oxigraph_reads_it(tmp_path: Path, name: str, text: str) -> None:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(BadInputError) as caught:
+        Store.in_memory().load(path)
+    assert caught.value.path == path
+    with pytest.raises(BadInputError):
+        fill_store(tmp_path / "s", files=[path])
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_local_query_has_a_time_limit_even_when_none_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cartesian product never runs forever: `kgtool query` applies DEFAULT_LOCAL_TIMEOUT (shortened here)."""
+    monkeypatch.setattr("kgtool.queries.DEFAULT_LOCAL_TIMEOUT", 0.5)
+    result = CliRunner().invoke(main, ["query", "-e", CARTESIAN])
+    assert result.exit_code == 4, result.output
+    assert "no answer within 0.5 s" in result.output and "Traceback" not in result.output
