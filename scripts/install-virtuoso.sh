@@ -34,4 +34,5 @@ if ! command -v virtuoso-t >/dev/null 2>&1 || ! have_isql; then
     echo "setup: Virtuoso was installed but virtuoso-t or isql-vt is not on PATH" >&2
     exit 1
 fi
-virtuoso-t -? 2>&1 | sed -n 2p >&2
+# `virtuoso-t -?` prints its version and exits 1: keep that status out of pipefail.
+{ virtuoso-t -? 2>&1 || true; } | sed -n 2p >&2
