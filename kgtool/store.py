@@ -142,11 +142,18 @@ def _answer_from_rdflib(result: Result) -> Answer:
 def _answer_from_oxigraph(result: Any) -> Answer:
     if isinstance(result, ox.QueryBoolean):
         return Answer("boolean", boolean=bool(result))
+    converted: dict[Any, Node] = {}  # an answer repeats its terms: each is converted once (and shared)
+
+    def term(value: Any) -> Node:
+        found = converted.get(value)
+        if found is None:
+            found = converted[value] = to_rdflib(value)
+        return found
+
     if isinstance(result, ox.QueryTriples):
-        return Answer("graph", triples=tuple((to_rdflib(t.subject), to_rdflib(t.predicate), to_rdflib(t.object))
-                                             for t in result))
+        return Answer("graph", triples=tuple((term(t.subject), term(t.predicate), term(t.object)) for t in result))
     variables = tuple(v.value for v in result.variables)
-    rows = tuple(tuple(None if value is None else to_rdflib(value) for value in solution) for solution in result)
+    rows = tuple(tuple(None if value is None else term(value) for value in solution) for solution in result)
     return Answer("rows", variables, rows)
 
 

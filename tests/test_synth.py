@@ -175,5 +175,6 @@ def test_benchmark_suite_runs_and_writes_both_files(tmp_path: Path) -> None:
         assert slow and all(m["status"] == "skipped" for m in slow), "no baseline above 1k"
     validation = measured[("validate (after load)", "SPARQL")]
     assert validation["extra"]["results"] == result["datasets"]["2k"]["planted_results"]
+    assert validation["extra"]["as_planted"] is True, "the engine reports exactly the planted results"
     text = (output / "latest.md").read_text(encoding="utf-8")
     assert "| operation | engine | median s |" in text and "## 2k triples" in text
