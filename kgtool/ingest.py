@@ -759,13 +759,32 @@ def check_review(text: str, document: Document) -> list[str]:
     return problems
 
 
-def write_review(result: IngestResult, path: Path, *, doc_id: str | None = None) -> Path:
-    """Write `review_yaml(result)` to `path` atomically, after checking that every quote anchors."""
+def _review_exists(path: Path) -> BadInputError:
+    return BadInputError("exists already: a review file is never written over an existing file", path=path,
+                         hint="give another file name, remove this one first, or pass --overwrite")
+
+
+def check_review_target(path: Path, *, overwrite: bool = False) -> None:
+    """BadInputError when `path` exists and may not be replaced: checked before any other work is done (a
+    document registered by --add, say), so that a refused review file leaves nothing half done."""
+    if path.exists() and not overwrite:
+        raise _review_exists(path)
+
+
+def write_review(result: IngestResult, path: Path, *, doc_id: str | None = None, overwrite: bool = False) -> Path:
+    """Write `review_yaml(result)` to `path` atomically, after checking that every quote anchors.
+
+    An existing file (a review being edited, curated facts) is replaced only with `overwrite`; without
+    it BadInputError, even for a file another process creates meanwhile."""
+    check_review_target(path, overwrite=overwrite)
     text = review_yaml(result, doc_id=doc_id)
     problems = check_review(text, result.document)
     if problems:  # pragma: no cover - a bug: the review quotes are cut from the document itself
         raise AssertionError("review file quotes do not anchor: " + "; ".join(problems))
-    write_atomic(path, text.encode("utf-8"))
+    try:
+        write_atomic(path, text.encode("utf-8"), replace=overwrite)
+    except BadInputError:
+        raise _review_exists(path) from None
     return path
 
 
@@ -992,6 +1011,17 @@ def add_document(source: Path | str | bytes, project: Project, *, doc_id: str | 
         load_curated(project.data)
     except BaseException:
         target.unlink(missing_ok=True)
-        write_atomic(documents, old.encode("utf-8"))
+        _undo(documents, written=new, old=old)
         raise
     return target
+
+
+def _undo(path: Path, *, written: str, old: str) -> None:
+    """Put `old` back into `path` only if it still holds `written` (what add_document wrote): an edit a
+    curator saved meanwhile is kept, and the entry add_document appended is then theirs to remove."""
+    try:
+        now = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return
+    if now == written:
+        write_atomic(path, old.encode("utf-8"))

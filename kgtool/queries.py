@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import datetime
 import multiprocessing
+import os
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -434,27 +436,70 @@ def _evaluate(target: Target, sparql: str, bindings: Mapping[str, Identifier], e
 
 
 DEFAULT_LOCAL_TIMEOUT = 300.0  # seconds: `kgtool query` stops a local query after this unless --timeout says
-QUERY_MEMORY = 4 << 30  # bytes a query's child process may add to what it shares with its parent
+QUERY_MEMORY = 4 << 30  # bytes a query's child process may add to what it shares with its parent (default)
+QUERY_MEMORY_VARIABLE = "KGTOOL_QUERY_MEMORY"  # another limit: bytes, or a number with K, M, G or T (binary)
+_SIZE = re.compile(r"(\d+)\s*([KMGT]?)(?:I?B)?", re.IGNORECASE)
 
 
-def _bound_memory() -> None:
-    """Limit this process's address space to its present size plus QUERY_MEMORY (Linux; elsewhere a no-op)."""
+def query_memory() -> int:
+    """The bytes a local query may add to its process: $KGTOOL_QUERY_MEMORY (e.g. 300M, 2G, 500000000;
+    K, M, G and T are binary multiples), else QUERY_MEMORY (4 GiB). BadInputError for a value that is
+    not a size."""
+    text = os.environ.get(QUERY_MEMORY_VARIABLE, "").strip()
+    if not text:
+        return QUERY_MEMORY
+    match = _SIZE.fullmatch(text)
+    if match is None or int(match.group(1)) == 0:
+        raise BadInputError(f"{QUERY_MEMORY_VARIABLE}={text!r} is not a memory size: give bytes, or a number "
+                            "with K, M, G or T (binary multiples), e.g. 300M")
+    return int(match.group(1)) << (10 * " KMGT".index(match.group(2).upper() or " "))
+
+
+def _size(size: int) -> str:
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if size >= 1 << shift:
+            return f"{size / (1 << shift):.3g} {unit}"
+    return f"{size} bytes"
+
+
+def _bound_memory(extra: int) -> int:
+    """Limit this process's address space (RLIMIT_AS) to its present size plus `extra` bytes, never above a
+    limit already in force (ulimit -v, a container's): the bytes it may still add. Linux; elsewhere a
+    no-op that returns `extra`."""
     try:
         import resource
 
-        pages = int(Path("/proc/self/statm").read_text(encoding="ascii").split()[0])
-        limit = pages * resource.getpagesize() + QUERY_MEMORY
-        resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
-    except (ImportError, OSError, ValueError):  # pragma: no cover - not Linux, or a hard limit below ours
-        pass
+        present = int(Path("/proc/self/statm").read_text(encoding="ascii").split()[0]) * resource.getpagesize()
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        limit = min([present + extra] + [cap for cap in (soft, hard) if cap != resource.RLIM_INFINITY])
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+        return max(limit - present, 0)
+    except (ImportError, OSError):  # pragma: no cover - not Linux
+        return extra
+
+
+def _resident(pid: int | str) -> int | None:
+    """Bytes of anonymous memory (resident, not file-backed) of a process, from /proc; None where unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/statm").read_text(encoding="ascii").split()
+        return (int(fields[1]) - int(fields[2])) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _memory_message(budget: int) -> str:
+    return (f"the query needed more than the {_size(budget)} of memory it may use and was stopped "
+            f"({QUERY_MEMORY_VARIABLE} sets that limit)")
 
 
 def _child(conn: Connection, target: Target | bytes | Path, sparql: str, bindings: dict[str, Identifier],
-           engine: Engine) -> None:
-    """Entry point of the child process that runs one query, so that a time limit can stop it; its memory
-    may grow by QUERY_MEMORY at most (a query that needs more fails instead of exhausting the machine)."""
+           engine: Engine, budget: int = QUERY_MEMORY) -> None:
+    """Entry point of the child process that runs one query, so that a time limit can stop it. The parent
+    stops it when its memory grows by more than `budget`; its address space is bounded as well, with room
+    to spare (a backstop for an allocation too sudden for the parent to see: MemoryError, else the
+    engine fails)."""
     try:
-        _bound_memory()
+        _bound_memory(budget + max(budget, 1 << 30))
         if isinstance(target, bytes):
             data, target = target, new_graph()
             target.parse(data=data, format="nt")
@@ -464,11 +509,31 @@ def _child(conn: Connection, target: Target | bytes | Path, sparql: str, binding
     except BadInputError as error:
         conn.send(("bad", error.message))
     except MemoryError:
-        conn.send(("bad", f"the query needed more than {QUERY_MEMORY >> 30} GiB of memory and was stopped"))
+        conn.send(("bad", _memory_message(budget)))
     except BaseException as error:  # anything else: report it to the parent, which shows it
         conn.send(("bug", f"{type(error).__name__}: {error}"))
     finally:
         conn.close()
+
+
+def _await_answer(receiver: Connection, process: Any, timeout: float, budget: int, shared: int | None) -> bool:
+    """Wait up to `timeout` seconds for the child's answer (or its end): False when neither came. Meanwhile
+    stop the child, and raise BadInputError, as soon as its memory exceeds `shared` (what it had when it
+    was forked from this process) by more than `budget`. The engines cannot be trusted to fail cleanly
+    when an allocation fails (Oxigraph's bindings may crash or hang), so the limit is watched from here."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        if receiver.poll(min(left, 0.05)):
+            return True
+        used = _resident(process.pid) if shared is not None else None
+        if used is not None and shared is not None and used - shared > budget:
+            process.kill()
+            raise BadInputError(_memory_message(budget),
+                                hint="make the query more selective, or raise the limit with "
+                                     f"{QUERY_MEMORY_VARIABLE} (e.g. 8G)")
 
 
 def _evaluate_with_timeout(target: Target, sparql: str, bindings: Mapping[str, Identifier], timeout: float,
@@ -490,12 +555,14 @@ def _evaluate_with_timeout(target: Target, sparql: str, bindings: Mapping[str, I
     else:
         graph = target.to_graph() if isinstance(target, Store) else target
         payload = graph.serialize(format="nt", encoding="utf-8")
-    process = context.Process(target=_child, args=(sender, payload, sparql, dict(bindings), engine), daemon=True,
-                              name="kgtool-query")
+    budget = query_memory()
+    shared = _resident("self") if fork else None  # a forked child starts with this much of ours
+    process = context.Process(target=_child, args=(sender, payload, sparql, dict(bindings), engine, budget),
+                              daemon=True, name="kgtool-query")
     process.start()
     sender.close()
     try:
-        if not receiver.poll(timeout):
+        if not _await_answer(receiver, process, timeout, budget, shared):
             raise QueryTimeoutError(
                 f"the query gave no answer within {timeout:g} s (--timeout) and was stopped",
                 hint="make the query more selective, raise --timeout, or run it on a SPARQL server with --endpoint")

@@ -1,14 +1,18 @@
 """Parse RDF with clear errors, serialise canonically, and write files atomically."""
 from __future__ import annotations
 
+import ctypes
+import errno
 import hashlib
 import json
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
+from typing import IO
 from xml.sax import SAXParseException
 
 import pyoxigraph as ox
@@ -222,17 +226,26 @@ def _sorted_rdfxml(text: str) -> str:
 
 
 def write_atomic(path: Path, data: bytes, *, replace: bool = True) -> None:
-    """Write to a temporary file beside `path`, flush it to disk, then rename it into place: readers,
-    and a process killed at any moment, see the old file or the new one, never a torn one.
+    """Write `data` to `path` through `atomic_output`: readers, and a process killed at any moment, see the
+    old file or the new one, never a torn one.
 
     The file gets the permissions the user's umask gives (or keeps those of the file it replaces).
     With `replace=False` an existing file is never replaced, not even one another process creates
     meanwhile: BadInputError."""
+    with atomic_output(path, replace=replace) as stream:
+        stream.write(data)
+
+
+@contextmanager
+def atomic_output(path: Path, *, replace: bool = True) -> Iterator[IO[bytes]]:
+    """A binary file to stream into: a temporary file beside `path` (mkstemp), flushed to disk and renamed
+    into place when the block ends without an error, removed when it raises. The one way kgtool writes
+    a file (`write_atomic` is this with one write); `replace` and permissions as there."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
+            yield stream
             stream.flush()
             os.fchmod(stream.fileno(), path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask())
             os.fsync(stream.fileno())
@@ -245,16 +258,64 @@ def write_atomic(path: Path, data: bytes, *, replace: bool = True) -> None:
                 raise BadInputError("exists already and was not replaced", path=path,
                                     hint="remove it, or ask for it to be replaced") from None
             os.unlink(temporary)
-        folder = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder)  # the rename itself survives a crash
-        except OSError:  # some file systems cannot sync a folder; the file is in place all the same
-            pass
-        finally:
-            os.close(folder)
+        sync_folder(path.parent)  # the rename itself survives a crash
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def sync_folder(folder: Path) -> None:
+    """Flush a folder's entries (a rename into it) to disk; a no-op where the file system cannot."""
+    try:
+        handle = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:  # some file systems cannot sync a folder; the rename is done all the same
+        pass
+    finally:
+        os.close(handle)
+
+
+def _renameat2() -> Callable[..., int] | None:
+    """libc's renameat2 (Linux, glibc 2.28 and later), or None where there is none."""
+    try:
+        function: Callable[..., int] = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError, TypeError):  # TypeError: Windows has no CDLL(None)
+        return None
+    return function
+
+
+def exchange_paths(first: Path, second: Path) -> bool:
+    """Swap two existing paths (typically a new folder and the one it replaces) in one step, with Linux
+    renameat2(RENAME_EXCHANGE): a process killed at any moment leaves each name holding the old thing
+    or the new one. True when that was done.
+
+    Where the system cannot (not Linux, an old kernel or C library, a file system without
+    RENAME_EXCHANGE), it falls back to three renames and returns False: `second` moved aside to
+    `first` + ".old", `first` renamed to `second`, the aside one to `first`. A crash between the first
+    two renames leaves nothing at `second`: its old content is then at `first` + ".old", the new at
+    `first`."""
+    renameat2 = _renameat2()
+    if renameat2 is not None:
+        at_cwd, rename_exchange = -100, 2
+        if renameat2(at_cwd, os.fsencode(first), at_cwd, os.fsencode(second), rename_exchange) == 0:
+            sync_folder(second.parent)
+            return True
+        code = ctypes.get_errno()
+        if code not in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+            raise OSError(code, os.strerror(code), str(second))
+    aside = first.with_name(first.name + ".old")
+    os.rename(second, aside)
+    try:
+        os.rename(first, second)
+    except BaseException:
+        os.rename(aside, second)
+        raise
+    os.rename(aside, first)
+    sync_folder(second.parent)
+    return False
 
 
 def _umask() -> int:

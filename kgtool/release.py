@@ -16,7 +16,6 @@ nothing behind, and an existing release is replaced only when asked to.
 """
 from __future__ import annotations
 
-import ctypes
 import errno
 import hashlib
 import os
@@ -26,7 +25,6 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 from rdflib import Graph, Literal, Namespace, URIRef
@@ -38,7 +36,7 @@ from .diff import RELEASE_GRAPH, GraphDiff, diff_graphs, load_graph_any
 from .errors import BadInputError
 from .export import Artefact, export_bytes, owl2_dl_problems, split
 from .namespaces import BASE, DCTERMS, KG, KGDOC, OWL, PREFIXES, PROV, RDF, RDFS, XSD
-from .rdfio import RdfFormat, canonical_copy, context_document, parse_into, serialise
+from .rdfio import RdfFormat, canonical_copy, context_document, exchange_paths, parse_into, serialise
 from .store import new_graph
 
 SPDX = Namespace("http://spdx.org/rdf/terms#")
@@ -205,7 +203,7 @@ def _write_folder(target: Path, contents: dict[str, bytes], *, overwrite: bool) 
             raise BadInputError(f"release {target.name} already exists", path=target,
                                 hint="choose a new version, or replace it with --overwrite")
         if target.exists() and overwrite:
-            _exchange(staging, target)  # staging now holds the previous release
+            exchange_paths(staging, target)  # staging now holds the previous release
         else:
             try:
                 os.rename(staging, target)
@@ -216,31 +214,6 @@ def _write_folder(target: Path, contents: dict[str, bytes], *, overwrite: bool) 
                                     hint="choose a new version, or replace it with --overwrite") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def _exchange(first: Path, second: Path) -> None:
-    """Swap two folders in one step (Linux renameat2 with RENAME_EXCHANGE). Where the system cannot,
-    `second` is moved aside and `first` renamed into its place, and a crash between the two leaves
-    the previous release under its temporary name."""
-    at_cwd, rename_exchange = -100, 2
-    try:
-        renameat2: Any = ctypes.CDLL(None, use_errno=True).renameat2
-    except (OSError, AttributeError):
-        renameat2 = None
-    if renameat2 is not None:
-        if renameat2(at_cwd, os.fsencode(first), at_cwd, os.fsencode(second), rename_exchange) == 0:
-            return
-        code = ctypes.get_errno()
-        if code not in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
-            raise OSError(code, os.strerror(code), str(second))
-    aside = first.with_name(first.name + ".old")
-    os.rename(second, aside)
-    try:
-        os.rename(first, second)
-    except BaseException:
-        os.rename(aside, second)
-        raise
-    os.rename(aside, first)
 
 
 def verify_release(folder: Path) -> list[str]:

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any
 
 from rdflib import Graph, Literal, URIRef
 
@@ -42,7 +42,7 @@ from .errors import BadInputError
 from .namespaces import (DCTERMS, KG, KGCLAIM, KGDOC, KGEV, KGR, KGSH, KGV, OA, ORG, PROV, RDF, RDFS, SH, SKOS,
                          XSD)
 from .ontology import load_ontology
-from .rdfio import RdfFormat, serialise, write_atomic
+from .rdfio import RdfFormat, atomic_output, serialise, write_atomic
 from .store import new_graph
 
 MIN_TRIPLES = 2_000
@@ -835,26 +835,32 @@ def _run(sink: Callable[[str], None], triples: int, seed: int, project: Project 
 def write_synth(path: Path, triples: int, seed: int, *, project: Project | None = None,
                 manifest_path: Path | None = None) -> SynthManifest:
     """Stream a synthetic graph to `path` as N-Triples (deterministic order, one triple per line; N-Triples
-    is also valid Turtle), and its manifest to `manifest_path` as JSON when given."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    try:
-        with temporary.open("w", encoding="utf-8", newline="\n", buffering=1 << 20) as stream:
-            manifest = _run(_writer(stream), triples, seed, project)
-        temporary.replace(path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    is also valid Turtle), and its manifest to `manifest_path` as JSON when given. Both are written
+    atomically (rdfio.atomic_output): a process killed at any moment leaves the old file or the new one."""
+    with atomic_output(path) as stream:
+        write, flush = _writer(stream)
+        manifest = _run(write, triples, seed, project)
+        flush()
     if manifest_path is not None:
         write_atomic(manifest_path, (json.dumps(manifest.to_json(), indent=2) + "\n").encode("utf-8"))
     return manifest
 
 
-def _writer(stream: TextIO) -> Callable[[str], None]:
-    def write(line: str) -> None:
-        stream.write(line)
+def _writer(stream: IO[bytes], lines: int = 8192) -> tuple[Callable[[str], None], Callable[[], None]]:
+    """A sink that writes lines to a binary stream as UTF-8, `lines` at a time, and its flush."""
+    pending: list[str] = []
 
-    return write
+    def flush() -> None:
+        if pending:
+            stream.write("".join(pending).encode("utf-8"))
+            pending.clear()
+
+    def write(line: str) -> None:
+        pending.append(line)
+        if len(pending) >= lines:
+            flush()
+
+    return write, flush
 
 
 def synth_ntriples(triples: int, seed: int, *, project: Project | None = None) -> tuple[str, SynthManifest]:

@@ -1,11 +1,12 @@
 """Shared fixtures: the project, one build of it, copies to break, and an offline guard."""
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
 import socket
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 
@@ -66,18 +67,81 @@ def require_rapper() -> str:
     return rapper
 
 
+class NetworkUsed(AssertionError):
+    """A test tried to reach a host other than this machine."""
+
+
+LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
+
+
+def is_local(host: object) -> bool:
+    """Whether a host (a name, an address, or None as getaddrinfo takes it) is this machine: a loopback
+    name or address, or the wildcard addresses a server binds to. Never resolves anything."""
+    if host is None:
+        return True
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    if not isinstance(host, str):
+        return False
+    name = host.strip("[]").lower().rstrip(".")
+    if name in ("", "0.0.0.0", "::") or name in LOOPBACK_NAMES or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests never touch the network: any outbound connection fails loudly."""
-    real_connect = socket.socket.connect
+    """Tests never touch the network: a connection to, a datagram to, or a name lookup of any host but
+    this machine (loopback, Unix sockets) raises NetworkUsed before anything is sent or resolved.
 
-    def guarded(self: socket.socket, address: object) -> object:
-        host = address[0] if isinstance(address, tuple) else address
-        if isinstance(host, str) and (host.startswith("127.") or host in ("localhost", "::1")) or self.family == socket.AF_UNIX:
-            return real_connect(self, address)
-        raise AssertionError(f"a test tried to reach the network: {address!r}")
+    The guard patches Python's socket module in the test process only (socket.socket.connect,
+    connect_ex and sendto; socket.getaddrinfo, gethostbyname and gethostbyname_ex): it does not see
+    child processes (the JVM of the reasoner, subprocesses, a browser), nor native code that opens
+    sockets itself (Rust, C), nor code that took a reference to those functions before it ran."""
+    real_connect, real_connect_ex, real_sendto = socket.socket.connect, socket.socket.connect_ex, socket.socket.sendto
+    real_getaddrinfo, real_gethostbyname = socket.getaddrinfo, socket.gethostbyname
+    real_gethostbyname_ex = socket.gethostbyname_ex
 
-    monkeypatch.setattr(socket.socket, "connect", guarded)
+    def check(sock: socket.socket | None, address: object, what: str) -> None:
+        if sock is not None and sock.family == getattr(socket, "AF_UNIX", None):
+            return
+        host = address[0] if isinstance(address, tuple) and address else address
+        if not is_local(host):
+            raise NetworkUsed(f"a test tried to reach the network ({what}): {address!r}")
+
+    def connect(self: socket.socket, address: Any) -> None:
+        check(self, address, "connect")
+        real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: Any) -> int:
+        check(self, address, "connect_ex")
+        return real_connect_ex(self, address)
+
+    def sendto(self: socket.socket, data: Any, *rest: Any) -> int:
+        check(self, rest[-1] if rest else None, "sendto")
+        return real_sendto(self, data, *rest)  # type: ignore[arg-type]
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        check(None, host, "getaddrinfo")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def gethostbyname(host: str) -> str:
+        check(None, host, "gethostbyname")
+        return real_gethostbyname(host)
+
+    def gethostbyname_ex(host: str) -> Any:
+        check(None, host, "gethostbyname_ex")
+        return real_gethostbyname_ex(host)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    monkeypatch.setattr(socket.socket, "sendto", sendto)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket, "gethostbyname", gethostbyname)
+    monkeypatch.setattr(socket, "gethostbyname_ex", gethostbyname_ex)
 
 
 @pytest.fixture(scope="session")

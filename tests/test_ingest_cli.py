@@ -62,3 +62,22 @@ def test_bad_input_is_refused_clearly(tmp_path: Path, content: bytes, message: s
     assert result.exit_code == 3
     assert message.lower() in result.stderr.lower()
     assert "Traceback" not in result.stderr
+
+
+def test_an_existing_review_file_stops_add_before_it_registers_anything(project_copy: Project, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KGTOOL_PROJECT", str(project_copy.root))
+    article = tmp_path / "article.txt"
+    article.write_text(ARTICLE, encoding="utf-8")
+    review = tmp_path / "review.yaml"
+    review.write_text("# a review being edited\n", encoding="utf-8")
+    documents = (project_copy.root / "data" / "documents.yaml").read_bytes()
+    runner = CliRunner()
+    result = runner.invoke(main, ["ingest", str(article), "--add", "--review", str(review)])
+    assert result.exit_code == 3 and "exists already" in result.stderr and "--overwrite" in result.stderr
+    assert review.read_text(encoding="utf-8") == "# a review being edited\n"
+    assert (project_copy.root / "data" / "documents.yaml").read_bytes() == documents
+    assert not sorted(project_copy.sources.glob("005_*.txt")), "no document registered"
+    result = runner.invoke(main, ["ingest", str(article), "--review", str(review), "--overwrite"])
+    assert result.exit_code == 0, result.output
+    assert 'document: "005"' in review.read_text(encoding="utf-8"), "replaced by the new review"
