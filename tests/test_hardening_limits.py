@@ -2,10 +2,8 @@
 memory may grow by 4 GiB at most ... exit 3", KGTOOL_QUERY_MEMORY for another limit) under a small limit."""
 from __future__ import annotations
 
-import resource
 import subprocess
 import sys
-import time
 
 import pytest
 from click.testing import CliRunner
@@ -21,12 +19,11 @@ CARTESIAN = "SELECT * WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"  # (6,000 triple
 
 def test_a_cartesian_product_is_stopped_at_the_memory_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KGTOOL_QUERY_MEMORY", "100M")
-    started = time.monotonic()
     result = CliRunner().invoke(main, ["query", "-e", CARTESIAN, "--timeout", "120"])
     assert result.exit_code == 3, result.output
     assert "the query needed more than the 100 MiB of memory it may use and was stopped" in result.stderr
-    assert "KGTOOL_QUERY_MEMORY" in result.stderr and "Traceback" not in result.stderr
-    assert time.monotonic() - started < 60  # stopped by the memory limit, long before the time limit
+    assert "KGTOOL_QUERY_MEMORY" in result.stderr and "Traceback" not in result.stderr  # exit 3, not the
+    # time limit's 4: the memory limit stopped it
 
 
 @pytest.mark.parametrize("text, size", [("", QUERY_MEMORY), ("300M", 300 << 20), ("2G", 2 << 30),
@@ -61,7 +58,6 @@ print("ok")
 """
 
 
-@pytest.mark.skipif(not hasattr(resource, "RLIMIT_AS") or sys.platform != "linux", reason="Linux rlimits")
 def test_an_outer_hard_limit_is_kept_and_reported() -> None:
     done = subprocess.run([sys.executable, "-c", OUTER_CAP], cwd=ROOT, capture_output=True, text=True, timeout=60,
                           check=False)
