@@ -9,6 +9,7 @@ loaded into a new folder beside it that then takes its place, so a failed load l
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
@@ -22,6 +23,7 @@ from rdflib import Graph
 from .build import build
 from .config import Project
 from .errors import BadInputError
+from .rdfio import exchange_paths, sync_folder
 from .store import Store
 
 _CODE = Path(__file__).resolve().parent
@@ -92,13 +94,28 @@ def _write(folder: Path, graph: Graph | None, files: Sequence[Path], about: dict
         store.set_fingerprint({**about, "triples": len(store)})
         store.flush()
         del store  # closes the store before it moves
-        old = folder.with_name(f".{folder.name}.{os.getpid()}.old")
-        if folder.exists():
-            os.replace(folder, old)
-        os.replace(staging, folder)
-        shutil.rmtree(old, ignore_errors=True)
+        _put_in_place(staging, folder)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)  # after a swap, this is the old store
+
+
+def _put_in_place(staging: Path, folder: Path) -> None:
+    """Make the filled store `staging` the one at `folder` so that a process killed at any moment leaves a
+    whole store there, the old or the new: a first store is renamed into place (one step); an existing
+    one is swapped with it in one step (rdfio.exchange_paths, Linux renameat2), leaving the old store
+    at `staging` for the caller to remove. Where the system cannot swap in one step, exchange_paths
+    falls back to renames, and a crash between them leaves the old store under a hidden name beside it."""
+    if folder.exists():
+        exchange_paths(staging, folder)
+        return
+    try:
+        os.rename(staging, folder)  # onto nothing, or an empty folder
+    except OSError as error:  # a store another process wrote meanwhile: replace it as above
+        if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+            raise
+        exchange_paths(staging, folder)
+    else:
+        sync_folder(folder.parent)
 
 
 def built_store(project: Project, *, graph: Graph | None = None) -> Store:
@@ -121,7 +138,12 @@ def fill_store(path: Path, *, project: Project | None = None, files: Sequence[Pa
     """Write the persistent store at `path`: the RDF `files`, or with none the built graph of `project`
     (`graph`, when given, is that graph already built).
 
-    With `append`, the files are added to what the store holds; otherwise they replace it."""
+    With `append`, the files are added to what the store holds; otherwise they replace it. Beside the data
+    (the default graph, which queries and exports read), the store keeps a verbatim copy of every literal
+    whose form Oxigraph changes ("05"^^xsd:nonNegativeInteger is stored as "5"^^xsd:integer) in a named
+    graph of validation's own (`kgtool.shacl_sparql.verbatim_copies`), so that `kgtool validate --store`
+    judges the data as written. The new store is filled in a folder beside `path` and put in place
+    whole (`_write`)."""
     if path.exists() and not (path / "CURRENT").is_file() and any(path.iterdir()):
         raise BadInputError("this folder is not a kgtool store and is not empty: refusing to replace it",
                             path=path, hint="give a new folder, or an existing store")
@@ -137,8 +159,56 @@ def fill_store(path: Path, *, project: Project | None = None, files: Sequence[Pa
         graph = graph if graph is not None else build(project).graph
         about.update(input_fingerprint(project))
     keep = path if append and (path / "CURRENT").is_file() else None
-    _write(path, graph, list(files), about, keep=keep)
+    filled = path.with_name(f".{path.name}.{os.getpid()}.filling")
+    shutil.rmtree(filled, ignore_errors=True)
+    try:
+        _fill(filled, graph, list(files), keep)
+        _write(path, None, [], about, keep=filled)
+    finally:
+        shutil.rmtree(filled, ignore_errors=True)
+        filled.with_name(filled.name + ".nt").unlink(missing_ok=True)
     return Store.read_only(path)
+
+
+def _fill(folder: Path, graph: Graph | None, files: list[Path], keep: Path | None) -> None:
+    """The new store's contents, in `folder`: a copy of the old store (`keep`), then each source's triples
+    in the default graph and the verbatim copies of its literals, both from one reading of it, with the
+    same blank-node labels (`Store.load` keeps a file's). The store is marked as keeping every copy unless
+    it extends an old store that did not."""
+    from .shacl_sparql import keeps_verbatim, language_cases, mark_verbatim, read_ntriples, verbatim_copies
+
+    if keep is not None:
+        shutil.copytree(keep, folder)
+    scratch = folder.with_name(folder.name + ".nt")  # a source other than N-Triples, as N-Triples
+    store = Store.on_disk(folder)
+    complete = keep is None or len(store) == 0 or keeps_verbatim(store.oxigraph)
+    sources: list[Path | Graph] = [graph] if graph is not None else list(files)
+    for number, source in enumerate(sources):
+        prefix = f"f{number}" if len(sources) > 1 or keep is not None else ""
+        raw = None
+        if isinstance(source, Path):
+            try:
+                raw = source.read_bytes()  # as written: language tags keep their case
+            except OSError as error:
+                raise BadInputError(f"cannot read the file: {error}", path=source) from None
+        if isinstance(source, Path) and source.suffix.lower() == ".nt":
+            store.load(source, label_prefix=prefix)  # N-Triples errors name the file and line
+            data = raw
+        else:
+            data = read_ntriples(source) if isinstance(source, Path) else _graph_ntriples(source)
+            scratch.write_bytes(data)
+            store.load(scratch, label_prefix=prefix)
+        assert data is not None
+        store.oxigraph.extend(verbatim_copies(data, label_prefix=prefix))
+        store.oxigraph.extend(language_cases(raw if raw is not None else data))
+    if complete:
+        mark_verbatim(store.oxigraph)
+    store.flush()
+
+
+def _graph_ntriples(graph: Graph) -> bytes:
+    """An rdflib graph as N-Triples (blank nodes under their rdflib ids)."""
+    return graph.serialize(format="nt", encoding="utf-8")
 
 
 def open_store(path: Path) -> Store:

@@ -546,21 +546,27 @@ def corpus(doc_id: str | None, removed: bool) -> None:
                    "puts it there).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
               help="With --endpoint: time limit for each query (default 60 s).")
+@click.option("--store", "store_path", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Validate the persistent store that kgtool store (or build --store) wrote, without parsing "
+                   "anything again (the SPARQL engine).")
 @reports_errors
 def validate(data: tuple[Path, ...], shape_paths: tuple[Path, ...], inference: str, out_format: str,
              output: Path | None, max_violations: int | None, allow_warnings: bool, engine: str,
-             endpoint: str | None, graph_iri: str | None, timeout: float | None) -> None:
-    """Validate the built graph, the given RDF files, or a graph on a SPARQL server, against the shapes.
+             endpoint: str | None, graph_iri: str | None, timeout: float | None, store_path: Path | None) -> None:
+    """Validate the built graph, the given RDF files, a persistent store, or a graph on a SPARQL server,
+    against the shapes.
 
-    Exits 0 when it conforms (or has only infos, or warnings with --allow-warnings), 1 on
-    violations or warnings, 3 on malformed data or shapes (or shapes the SPARQL engine cannot
-    check), 4 when the SPARQL server fails.
+    Says on stderr which engine ran on how many triples, and why --engine auto did not take the
+    SPARQL engine where it would have. Exits 0 when it conforms (or has only infos, or warnings with
+    --allow-warnings), 1 on violations or warnings, 3 on malformed data or shapes (or shapes the
+    SPARQL engine cannot check), 4 when the SPARQL server fails.
 
     \b
     Example:
       kgtool validate --format junit --output dist/shacl.xml
       kgtool validate my-additions.ttl --allow-warnings
       kgtool validate big.nt --engine sparql --format json
+      kgtool validate --store big.store --format json
       kgtool validate --endpoint http://localhost:8890/sparql --graph urn:kgtool
     """
     from .rdfio import write_atomic
@@ -576,13 +582,25 @@ def validate(data: tuple[Path, ...], shape_paths: tuple[Path, ...], inference: s
         raise click.UsageError("--inference needs the pySHACL engine (--engine pyshacl or auto, no --endpoint)")
     if endpoint is not None and engine == "pyshacl":
         raise click.UsageError("--endpoint validates with the SPARQL engine: use --engine sparql or auto")
+    if store_path is not None and (data or endpoint is not None):
+        raise click.UsageError("give DATA files, --store or --endpoint, not two of them")
+    if store_path is not None and engine == "pyshacl":
+        raise click.UsageError("--store validates with the SPARQL engine (pySHACL would see Oxigraph's canonical "
+                               "literals): use --engine sparql or auto, or validate the RDF files")
+    if store_path is not None and inference != "none":
+        raise click.UsageError("--inference needs the pySHACL engine, which cannot read a --store")
     project = _project()
     shapes = load_shapes(list(shape_paths) or [project.shapes])
-    if endpoint is not None:
+    if store_path is not None:
+        from .cache import open_store
+
+        source: Any = open_store(store_path)
+        ontology: list[Path] = []
+    elif endpoint is not None:
         from .endpoint import connect
 
-        source: Any = connect(endpoint, timeout=timeout, default_graph=graph_iri)
-        ontology: list[Path] = []
+        source = connect(endpoint, timeout=timeout, default_graph=graph_iri)
+        ontology = []
     elif data:
         from .ontology import load_ontology
 
@@ -606,6 +624,9 @@ def validate(data: tuple[Path, ...], shape_paths: tuple[Path, ...], inference: s
         click.echo(validation_text(report, labels, limit=0).splitlines()[-1], err=True)
     else:
         click.echo(text)
+    click.echo(done.summary, err=True)
+    for note in done.notes:
+        click.echo(f"warning: {note}", err=True)
     if report.fails(allow_warnings=allow_warnings):
         sys.exit(1)
 
@@ -676,7 +697,8 @@ def check(reasoner: str, allow_warnings: bool) -> None:
 @click.option("--add", is_flag=True, help="Also store FILE in corpus/sources/ and register it in data/documents.yaml.")
 @click.option("--accept", "accept_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Check a reviewed file and place it as data/facts/<doc>.yaml.")
-@click.option("--overwrite", is_flag=True, help="With --accept: replace an existing facts file.")
+@click.option("--overwrite", is_flag=True,
+              help="With --accept: replace an existing facts file; with --review: an existing review file.")
 @reports_errors
 def ingest(files: tuple[Path, ...], out_format: str, review: Path | None, doc_date: Any, add: bool,
            accept_path: Path | None, overwrite: bool) -> None:
@@ -691,8 +713,8 @@ def ingest(files: tuple[Path, ...], out_format: str, review: Path | None, doc_da
       kgtool ingest --accept review.yaml && kgtool build
     """
     from .build import build as build_graph
-    from .ingest import (MAX_BYTES, accept, add_document, ingest_bytes, ingest_file, next_doc_id,
-                               project_lexicon, render_text, to_json, write_review)
+    from .ingest import (MAX_BYTES, accept, add_document, check_review_target, ingest_bytes, ingest_file,
+                         next_doc_id, project_lexicon, render_text, to_json, write_review)
 
     project = _project()
     if accept_path is not None:
@@ -703,6 +725,8 @@ def ingest(files: tuple[Path, ...], out_format: str, review: Path | None, doc_da
         raise click.UsageError("give FILE... (or - for stdin), or --accept REVIEWED.yaml")
     if review is not None and len(files) != 1:
         raise click.UsageError("--review takes exactly one FILE")
+    if review is not None:
+        check_review_target(review, overwrite=overwrite)
     graph = build_graph(project).graph
     lexicon = project_lexicon(graph, project)
     when = doc_date.date() if doc_date else None
@@ -719,7 +743,7 @@ def ingest(files: tuple[Path, ...], out_format: str, review: Path | None, doc_da
         else:
             result = ingest_file(file, graph=graph, doc_date=when, doc_id=doc_id, lexicon=lexicon)
         if review is not None:
-            write_review(result, review)
+            write_review(result, review, overwrite=overwrite)
         results.append(result)
     if out_format == "json":
         click.echo(json.dumps([to_json(r) for r in results], indent=2, ensure_ascii=False))

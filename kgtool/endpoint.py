@@ -56,7 +56,7 @@ from .queries import (
     term_sparql,
 )
 from .rdfio import RdfFormat, parse_bytes, serialise
-from .shacl_sparql import Solutions
+from .shacl_sparql import EVERY_PREDICATE, LEXICAL_GRAPH, PRESERVES, Solutions
 from .store import new_graph
 
 DEFAULT_TIMEOUT = 60.0
@@ -706,18 +706,65 @@ def load(endpoint: Endpoint, graph: Graph, target: str, *, via: LoadMethod = Loa
 
 # ---- SHACL validation on the server ------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class ServerTraits:
+    """What a server does that the validation queries must allow for, found by one query (`probe`).
+
+    `software` is the HTTP `Server` header. `virtuoso`: the server is Virtuoso (the header, or its JSON
+    results' "typed-literal" term type when a proxy rewrites the header), whose transitive property paths
+    skip cycles. `retypes`: the server's store keeps typed literals only in canonical form, derived integer
+    types as xsd:integer and xsd:dateTimeStamp as xsd:dateTime (Oxigraph, behind `kgtool serve` or its own
+    server), so the datatype the data was written with is lost, unless (`verbatim`) the store also has the
+    verbatim copies of literals that `kgtool store` keeps (`kgtool serve --store`), which the queries then
+    read as they do on a store here."""
+
+    software: str
+    virtuoso: bool
+    retypes: bool
+    verbatim: bool = False
+
+
+_PROBE = ("SELECT ?x ?d WHERE { BIND (\"05\"^^<http://www.w3.org/2001/XMLSchema#nonNegativeInteger> AS ?x) "
+          "BIND (DATATYPE(?x) AS ?d) }")
+
+
+def probe(endpoint: Endpoint) -> ServerTraits:
+    """Ask the server one query whose answer, and the `Server` header with it, tell its traits."""
+    response = _send(endpoint, _wrapper(endpoint, _PROBE))
+    _check_complete(endpoint, response)
+    result = _rows_answer(endpoint, response, QueryForm.SELECT, _PROBE)
+    software = " ".join(response.headers.get("server", "").split())
+    datatype = str(result.rows[0][1]) if result.rows and len(result.rows[0]) > 1 else ""
+    virtuoso = software.lower().startswith("virtuoso") or b'"typed-literal"' in response.body
+    retypes = datatype == "http://www.w3.org/2001/XMLSchema#integer"
+    verbatim = retypes and bool(run_remote(replace(endpoint, default_graphs=()), (
+        f"SELECT ?p WHERE {{ GRAPH <{LEXICAL_GRAPH}> {{ <{LEXICAL_GRAPH}> <{PRESERVES}> ?p }} "
+        f"FILTER (?p = <{EVERY_PREDICATE}>) }}")).rows)
+    return ServerTraits(software, virtuoso, retypes, verbatim)
+
+
 class EndpointRunner:
     """Runs the SPARQL validation engine's queries (kgtool.shacl_sparql) on the server, `workers` at a time,
     so a graph that lives there is validated where it lives. An answer that may have been cut short (a
-    row cap) fails the run: a validation report must not miss results silently."""
+    row cap) fails the run: a validation report must not miss results silently.
 
-    lexical = False  # the server holds the data as it was loaded, not load_store's verbatim copies
-    portable = True  # Virtuoso 7 miscompiles BINDs of EXISTS and SELECTs nested under BINDs
-    cycles = False  # Virtuoso 7's transitive paths skip cycles: such constraints are refused, not run
+    What the server is (`traits`, asked once with `probe` unless given) decides how the queries are
+    written: on every server the plainest forms (`portable`: Virtuoso 7 miscompiles BINDs of EXISTS and
+    SELECTs nested under BINDs, and the plain forms are standard everywhere); on Virtuoso, whose
+    transitive paths skip cycles, a constraint that looks for a cycle fetches the steps of its path and
+    the cycles are found here (`cycles` False); on a server that `retypes` literals, derived integer
+    datatypes are checked on the value, unless the server's store has the verbatim copies of literals
+    that `kgtool store` keeps (`lexical`), which are then read as on a store here."""
 
-    def __init__(self, endpoint: Endpoint, *, workers: int = 4) -> None:
+    portable = True
+
+    def __init__(self, endpoint: Endpoint, *, workers: int = 4, traits: ServerTraits | None = None) -> None:
         self.endpoint = endpoint
         self.workers = workers
+        self.traits = traits if traits is not None else probe(endpoint)
+        self.cycles = not self.traits.virtuoso
+        self.lexical = self.traits.verbatim
+        self.retypes = self.traits.retypes and not self.traits.verbatim
 
     def select(self, text: str) -> Solutions:
         result = run_remote(self.endpoint, text)

@@ -53,8 +53,19 @@ fail on a predicate no subject repeats skipped after one count.
 The runner is an Oxigraph store (`OxigraphRunner`) or a SPARQL server (`kgtool.endpoint.EndpointRunner`,
 rows converted to the same pyoxigraph terms). For a server, queries keep to the plainest forms
 (`QueryRunner.portable`: one check a query, failures selected by FILTER alone, IRIs compared with `=`),
-since Virtuoso 7 miscompiles or answers wrongly the others; and SPARQL constraints that look for a cycle
-through a transitive path are refused (`QueryRunner.cycles`): Virtuoso's transitive paths skip cycles.
+since Virtuoso 7 miscompiles or answers wrongly the others. Where transitive paths skip cycles
+(`QueryRunner.cycles` false: Virtuoso 7), a SPARQL constraint that is only `$this PATH+ $this`, PATH made
+of IRIs, inverses, sequences and alternatives, fetches the steps of PATH in one plain query and the nodes
+on a cycle are found here (strongly connected components), which gives pySHACL's results; any other
+constraint that looks for a cycle through a transitive path is refused. Where the server's store keeps
+literals only in canonical form (`QueryRunner.retypes`: Oxigraph behind `kgtool serve`), sh:datatype of a
+derived integer type (or xsd:dateTimeStamp) is checked on the value: a value written as an xsd:integer in
+range passes there, the one thing such a server cannot tell (kgtool.validation says so to the user). On
+any server, sh:pattern and the length constraints see numbers and date-times in the server's form.
+
+A persistent store (`kgtool.cache.fill_store`) keeps a verbatim copy of every rewritten literal, whatever
+its predicate (`EVERY_PREDICATE`, `verbatim_copies`), since the shapes are not known when it is filled;
+language tags that Oxigraph lower-cases are recorded as written (`language_cases`), for results.
 """
 from __future__ import annotations
 
@@ -80,12 +91,18 @@ from .errors import BadInputError, ExternalComponentError
 from .namespaces import OWL, RDF, RDFS, SH, XSD
 from .store import new_graph
 from .untrusted import check_rdf
-from .validate import Severity, ValidationReport, ValidationResult
+from .validate import Severity, ValidationReport, ValidationResult, default_message, result_key
 
 LEXICAL_GRAPH = "urn:kgtool:shacl-sparql:lexical"
 RAW_DATATYPE = "urn:kgtool:shacl-sparql:lexical:"  # + the original datatype IRI
 PRESERVES = "urn:kgtool:shacl-sparql:preserves"  # marker: <LEXICAL_GRAPH> <PRESERVES> <predicate> in that graph
 ORIGINAL_GRAPH = "urn:kgtool:shacl-sparql:original"  # the other rewritten literals as written, for results
+# preserve this "predicate" to keep a verbatim copy of every literal Oxigraph rewrites, whatever its predicate, in
+# the lexical graph (what a persistent store keeps, for shapes not known when it is filled: kgtool.cache.fill_store)
+EVERY_PREDICATE = "urn:kgtool:shacl-sparql:every-predicate"
+HELPER_GRAPHS = (LEXICAL_GRAPH, ORIGINAL_GRAPH)  # named graphs of validation's own, never the data's
+# <ORIGINAL_GRAPH> <LANGUAGE_CASE> "en-GB" in ORIGINAL_GRAPH: the data writes the tag Oxigraph lower-cases so
+LANGUAGE_CASE = "urn:kgtool:shacl-sparql:language-as-written"
 
 _X = str(XSD)
 INTEGER_TYPES = frozenset(_X + t for t in (
@@ -96,6 +113,21 @@ RETYPED = INTEGER_TYPES | {_X + "dateTime", _X + "dateTimeStamp"}
 # datatypes whose lexical form Oxigraph may change
 NORMALISED = RETYPED | {_X + t for t in ("decimal", "double", "float", "boolean")}
 _NOT_NUMERIC = ("boolean", "dateTime", "dateTimeStamp")  # of NORMALISED (a long IN list costs Oxigraph much)
+
+
+def _range(low: int | None, high: int | None) -> str:
+    tests = ([f"{{v}} >= {low}"] if low is not None else []) + ([f"{{v}} <= {high}"] if high is not None else [])
+    return " && ".join(tests) or "true"
+
+
+# what a store that retypes literals (Oxigraph) keeps a datatype as, and the test of a value so stored
+RETYPED_TO: dict[str, tuple[str, str]] = {
+    _X + name: (_X + "integer", _range(low, high)) for name, (low, high) in {
+        "int": (-2 ** 31, 2 ** 31 - 1), "long": (-2 ** 63, 2 ** 63 - 1), "short": (-2 ** 15, 2 ** 15 - 1),
+        "byte": (-128, 127), "nonNegativeInteger": (0, None), "positiveInteger": (1, None),
+        "negativeInteger": (None, -1), "nonPositiveInteger": (None, 0), "unsignedInt": (0, 2 ** 32 - 1),
+        "unsignedLong": (0, 2 ** 64 - 1), "unsignedShort": (0, 2 ** 16 - 1), "unsignedByte": (0, 255)}.items()}
+RETYPED_TO[_X + "dateTimeStamp"] = (_X + "dateTime", "TZ({v}) != \"\"")
 
 _SH = str(SH)
 _RDF_TYPE = str(RDF.type)
@@ -131,7 +163,6 @@ _COMPONENT = {
     SH.closed: SH.ClosedConstraintComponent, SH.sparql: SH.SPARQLConstraintComponent,
 }
 _SEVERITIES = {s.iri: s for s in Severity}
-_ORDER = {Severity.VIOLATION: 0, Severity.WARNING: 1, Severity.INFO: 2}
 
 
 class UnsupportedShapeError(BadInputError):
@@ -328,9 +359,10 @@ _NORMALISED_SUFFIX = re.compile(rb'"\^\^<http://www\.w3\.org/2001/XMLSchema#(?:'
 
 def _verbatim_lines(data: bytes, preserve: frozenset[str], *, originals: bool) -> list[bytes]:
     """N-Quads lines with a verbatim copy of every literal whose form Oxigraph would change (one pass over
-    the N-Triples for such literals): in the lexical graph for a preserved predicate, and (`originals`)
-    in the original graph for the others, to report values as written."""
+    the N-Triples for such literals): in the lexical graph for a preserved predicate (every predicate with
+    EVERY_PREDICATE), and (`originals`) in the original graph for the others, to report values as written."""
     lines: list[bytes] = []
+    every = EVERY_PREDICATE in preserve
     if preserve or originals:
         wanted = {p.encode() for p in preserve}
         for found in _NORMALISED_SUFFIX.finditer(data):
@@ -338,15 +370,32 @@ def _verbatim_lines(data: bytes, preserve: frozenset[str], *, originals: bool) -
                 continue  # not the end of a line: text inside a literal
             start = data.rfind(b"\n", 0, found.start()) + 1
             match = _NT_LITERAL.fullmatch(data, start, found.end())
-            if match is None or not (originals or match.group(2) in wanted):
+            if match is None or not (originals or every or match.group(2) in wanted):
                 continue
             subject, predicate, lexical, datatype = match.groups()
-            graph = LEXICAL_GRAPH if predicate in wanted else ORIGINAL_GRAPH
+            graph = LEXICAL_GRAPH if every or predicate in wanted else ORIGINAL_GRAPH
             lines.append(b'%s <%s> "%s"^^<%s%s> <%s> .' % (subject, predicate, lexical, RAW_DATATYPE.encode(),
                                                            datatype, graph.encode()))
     for predicate in sorted(preserve):
         lines.append(f"<{LEXICAL_GRAPH}> <{PRESERVES}> <{predicate}> <{LEXICAL_GRAPH}> .".encode())
     return lines
+
+
+_WRITTEN_TAG = re.compile(rb'["\']@([A-Za-z]+(?:-[A-Za-z0-9]+)*)')
+
+
+def language_cases(raw: bytes) -> list[Any]:
+    """Quads that record how the RDF text `raw` writes the language tags Oxigraph lower-cases ("en-GB"),
+    for results to give values as written; a tag written in more than one way is left lower-cased."""
+    if not re.search(rb'["\']@[A-Za-z0-9-]*[A-Z]', raw):
+        return []
+    written: dict[str, set[str]] = {}
+    for found in _WRITTEN_TAG.finditer(raw):
+        tag = found.group(1).decode("ascii")
+        written.setdefault(tag.lower(), set()).add(tag)
+    graph = ox.NamedNode(ORIGINAL_GRAPH)
+    return [ox.Quad(graph, ox.NamedNode(LANGUAGE_CASE), ox.Literal(next(iter(forms))), graph)
+            for lower, forms in sorted(written.items()) if len(forms) == 1 and next(iter(forms)) != lower]
 
 
 def _load_bytes(store: Any, data: bytes, preserve: frozenset[str], path: Path) -> None:
@@ -376,12 +425,14 @@ def _load_graph(store: Any, graph: Graph, preserve: frozenset[str]) -> None:
             lines.append(f"{_nt(s)} {_nt(p)} {_nt(o)} .\n")
     data = "".join(lines).encode("utf-8")
     extra = _verbatim_lines(data, preserve, originals=False)  # results are restored from the graph itself
-    for predicate in preserve:  # literals of preserved predicates on blank nodes
-        for s, o in graph.subject_objects(URIRef(predicate)):
-            if isinstance(s, BNode) and isinstance(o, Literal) and str(o.datatype) in NORMALISED:
-                quads.append(ox.Quad(_ox(s), ox.NamedNode(predicate),
-                                     ox.Literal(str(o), datatype=ox.NamedNode(RAW_DATATYPE + str(o.datatype))),
-                                     ox.NamedNode(LEXICAL_GRAPH)))
+    every = EVERY_PREDICATE in preserve
+    pairs = ((s, p, o) for s, p, o in graph if isinstance(s, BNode)) if every else (
+        (s, URIRef(p), o) for p in preserve for s, o in graph.subject_objects(URIRef(p)))
+    for s, p, o in pairs:  # literals of preserved predicates on blank nodes
+        if isinstance(s, BNode) and isinstance(o, Literal) and str(o.datatype) in NORMALISED:
+            quads.append(ox.Quad(_ox(s), ox.NamedNode(str(p)),
+                                 ox.Literal(str(o), datatype=ox.NamedNode(RAW_DATATYPE + str(o.datatype))),
+                                 ox.NamedNode(LEXICAL_GRAPH)))
     store.bulk_load(data, format=ox.RdfFormat.N_TRIPLES)
     if extra:
         store.bulk_load(b"\n".join(extra) + b"\n", format=ox.RdfFormat.N_QUADS)
@@ -389,19 +440,63 @@ def _load_graph(store: Any, graph: Graph, preserve: frozenset[str]) -> None:
         store.extend(quads)
 
 
+def read_ntriples(path: Path) -> bytes:
+    """Any RDF file Oxigraph reads, as N-Triples bytes (blank nodes labelled once, for every use of them)."""
+    return _read_ntriples(path)
+
+
+def verbatim_copies(data: bytes, *, label_prefix: str = "") -> list[Any]:
+    """Quads for the lexical graph: a verbatim copy of every literal of the N-Triples `data` whose form
+    Oxigraph changes, whatever its predicate (what `load_store(..., preserve=[EVERY_PREDICATE])` keeps).
+    Blank nodes are labelled as in `data`, after `label_prefix`, as `kgtool.store.Store.load` labels them.
+    `mark_verbatim` then says that the store keeps them all."""
+    lines = _verbatim_lines(data, frozenset([EVERY_PREDICATE]), originals=False)[:-1]  # without the marker
+    if not lines:
+        return []
+
+    def relabel(term: Any) -> Any:
+        return ox.BlankNode(label_prefix + term.value) if isinstance(term, ox.BlankNode) else term
+
+    return [ox.Quad(relabel(q.subject), q.predicate, q.object, q.graph_name)
+            for q in ox.parse(b"\n".join(lines) + b"\n", format=ox.RdfFormat.N_QUADS)]
+
+
+_EVERY_MARKER = (ox.NamedNode(LEXICAL_GRAPH), ox.NamedNode(PRESERVES), ox.NamedNode(EVERY_PREDICATE))
+
+
+def mark_verbatim(store: Any) -> None:
+    """Record in the store that its lexical graph has the verbatim copies of every predicate's literals."""
+    store.add(ox.Quad(*_EVERY_MARKER, ox.NamedNode(LEXICAL_GRAPH)))
+
+
+def keeps_verbatim(store: Any) -> bool:
+    """Whether the store's lexical graph has the verbatim copies of every predicate's literals."""
+    return any(True for _ in store.quads_for_pattern(*_EVERY_MARKER, ox.NamedNode(LEXICAL_GRAPH)))
+
+
 def load_store(*sources: Path | Graph, preserve: Iterable[str | URIRef] = ()) -> Any:
     """A new in-memory Oxigraph store holding the sources in its default graph.
 
     `preserve` names the predicates whose literals must keep their datatype and lexical form for
-    validation (see `ShapesPlan.preserved`); a verbatim copy of those goes into the lexical graph."""
+    validation (see `ShapesPlan.preserved`; EVERY_PREDICATE for all of them); a verbatim copy of those
+    goes into the lexical graph."""
     kept = frozenset(str(p) for p in preserve)
     store = ox.Store()
     for source in sources:
         if isinstance(source, Graph):
             _load_graph(store, source, kept)
         else:
-            _load_bytes(store, _read_ntriples(Path(source)), kept, Path(source))
+            data = _read_ntriples(Path(source))
+            _load_bytes(store, data, kept, Path(source))
+            store.extend(language_cases(data if Path(source).suffix.lower() == ".nt" else _raw(Path(source))))
     return store
+
+
+def _raw(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise BadInputError(f"cannot read: {error.strerror}", path=path) from None
 
 
 # ------------------------------------------------------------------------------------------------ SPARQL text of shapes
@@ -507,6 +602,12 @@ class QueryRunner(Protocol):
     def cycles(self) -> bool:
         """Whether a transitive property path finds cycles (`?x path+ ?x`); Virtuoso 7's never do."""
 
+    @property
+    def retypes(self) -> bool:
+        """Whether the data's typed literals come back in canonical form, derived integer types as
+        xsd:integer and xsd:dateTimeStamp as xsd:dateTime, with no verbatim copy (Oxigraph behind a SPARQL
+        server): sh:datatype of those types is then checked on the value (`_Compiler.datatype_is`)."""
+
     def select(self, text: str) -> Solutions:
         """The solutions of a SELECT query (SyntaxError when it does not parse)."""
 
@@ -525,6 +626,7 @@ class OxigraphRunner:
     lexical = True
     portable = False
     cycles = True
+    retypes = False  # load_store keeps verbatim copies of what Oxigraph retypes
 
     def __init__(self, store: Any, *, union_of_graphs: bool = False, workers: int | None = None) -> None:
         self.store = store
@@ -574,7 +676,8 @@ class _Compiler:
         self.copied: frozenset[str] = frozenset()
         self.mixed: set[str] = set()
         self.raw_types: set[str] = set()
-        self.originals = False  # whether the store keeps the other rewritten literals as written (load_store)
+        self.originals: tuple[str, ...] = ()  # the graphs where the store keeps rewritten literals as written
+        self.language_case: dict[str, str] = {}  # language tags as the data writes them, by their lower case
 
     def fresh(self, name: str) -> str:
         return f"?kgtool_{name}{next(self.counter)}"
@@ -623,8 +726,19 @@ class _Compiler:
 
         def originals() -> None:
             if self.runner.lexical and self.source is None:
-                self.originals = bool(self.query(
-                    f"SELECT ?s WHERE {{ GRAPH <{ORIGINAL_GRAPH}> {{ ?s ?p ?o }} }} LIMIT 1"))
+                graphs = []
+                if self.query(f"SELECT ?s WHERE {{ GRAPH <{ORIGINAL_GRAPH}> {{ ?s ?p ?o }} }} LIMIT 1"):
+                    graphs.append(ORIGINAL_GRAPH)
+                    forms: dict[str, set[str]] = {}
+                    for row in self.query(f"SELECT ?t WHERE {{ GRAPH <{ORIGINAL_GRAPH}> {{ <{ORIGINAL_GRAPH}> "
+                                          f"<{LANGUAGE_CASE}> ?t }} }}"):
+                        forms.setdefault(row["t"].value.lower(), set()).add(row["t"].value)
+                    self.language_case = {lower: next(iter(written)) for lower, written in forms.items()
+                                          if len(written) == 1}  # files that write a tag differently: as stored
+                if self.query(f"SELECT ?s WHERE {{ GRAPH <{LEXICAL_GRAPH}> {{ <{LEXICAL_GRAPH}> <{PRESERVES}> "
+                              f"<{EVERY_PREDICATE}> }} }}"):  # every copy is in the lexical graph
+                    graphs.append(LEXICAL_GRAPH)
+                self.originals = tuple(graphs)
 
         _in_parallel(self.runner, [closures, used, copied, raw_types, originals])
         _in_parallel(self.runner, [self._typed, mixed])
@@ -659,10 +773,13 @@ class _Compiler:
         as written has it (Oxigraph stores "140.0"^^xsd:decimal as "140")."""
         if self.source is not None:
             return _original(self.source, focus, path, value)
+        if isinstance(value, Literal) and value.language and value.language.lower() in self.language_case:
+            return Literal(str(value), lang=self.language_case[value.language.lower()])
         if not (self.originals and isinstance(value, Literal) and str(value.datatype) in NORMALISED
                 and isinstance(path, URIRef) and isinstance(focus, URIRef)):
             return value
-        rows = self.query(f"SELECT ?o WHERE {{ GRAPH <{ORIGINAL_GRAPH}> {{ <{focus}> <{path}> ?o }} }}")
+        rows = self.query("SELECT ?o WHERE { " + " UNION ".join(
+            f"{{ GRAPH <{graph}> {{ <{focus}> <{path}> ?o }} }}" for graph in self.originals) + " }")
         return _as_written([o for o in (_rdflib(row["o"]) for row in rows) if isinstance(o, Literal)], value)
 
     def unused(self, path: Node | None) -> bool:
@@ -776,14 +893,18 @@ class _Compiler:
 
     # -- expressions on one value (never an error: a failed comparison is a failed constraint)
 
-    @staticmethod
-    def datatype_is(var: str, datatype: Node, raw: bool) -> str:
+    def datatype_is(self, var: str, datatype: Node, raw: bool) -> str:
         """True when the value's original datatype is `datatype` (a verbatim copy has the datatype
-        RAW_DATATYPE + the original one: compared as IRIs, no string functions)."""
+        RAW_DATATYPE + the original one: compared as IRIs, no string functions). Where the runner `retypes`
+        literals, an xsd:integer in the range of a derived integer type, or an xsd:dateTime with a time
+        zone for xsd:dateTimeStamp, is taken to be of that type: the datatype as written is lost there."""
         if raw and str(datatype) in NORMALISED:
             return f"DATATYPE({var}) IN (<{datatype}>, <{RAW_DATATYPE}{datatype}>)"
         if datatype == RDF.langString:  # the same in SPARQL 1.1; Virtuoso 7 leaves DATATYPE of "x"@en unbound
             return f"LANG({var}) != \"\""
+        if not raw and self.runner.retypes and str(datatype) in RETYPED_TO:
+            stored, test = RETYPED_TO[str(datatype)]
+            return f"(DATATYPE({var}) = <{datatype}> || (DATATYPE({var}) = <{stored}> && {test.format(v=var)}))"
         return f"DATATYPE({var}) = <{datatype}>"
 
     def numeric(self, var: str, raw: bool) -> str:
@@ -845,6 +966,8 @@ class _Compiler:
         """The SPARQL expression that is true when `var` satisfies one constraint parameter of `shape`."""
         shapes = self.shapes
         if predicate == SH["class"]:
+            if not self.present(parameter):  # no instance: Virtuoso 7 takes EXISTS { FILTER (false) } for true
+                return "false"
             return f"EXISTS {{ {self.instance_of(var, parameter)} }}"
         if predicate == SH.datatype:
             assert isinstance(parameter, URIRef)
@@ -1038,6 +1161,75 @@ class _SelectConstraint:
     messages: tuple[Literal, ...]
     variables: tuple[str, ...]
     cycle: str | None = None  # a variable that a transitive path leads back to (?x path+ ?x)
+    edges: str | None = None  # when the WHERE clause is `$this PATH+ $this` alone: a pattern of PATH's steps
+
+
+def _steps(path: Any, subject: str, obj: str, fresh: Iterator[int]) -> str | None:
+    """A graph pattern binding `subject` and `obj` to the ends of one step of an rdflib property path
+    made of IRIs, inverses, sequences and alternatives (no transitive path); None for anything else."""
+    from rdflib.paths import AlternativePath, InvPath, SequencePath
+
+    if isinstance(path, URIRef):
+        return f"{subject} <{path}> {obj} ."
+    if isinstance(path, InvPath):
+        return _steps(path.arg, obj, subject, fresh)
+    if isinstance(path, SequencePath):
+        ends = [subject] + [f"?kgtool_step{next(fresh)}" for _ in path.args[1:]] + [obj]
+        parts = [_steps(step, ends[i], ends[i + 1], fresh) for i, step in enumerate(path.args)]
+        return None if None in parts else " ".join(p for p in parts if p is not None)
+    if isinstance(path, AlternativePath):
+        branches = [_steps(step, subject, obj, fresh) for step in path.args]
+        return None if None in branches else " UNION ".join(f"{{ {b} }}" for b in branches)
+    return None
+
+
+def _algebra(query: str) -> Any:
+    """rdflib's algebra of a query, or None when rdflib cannot read it."""
+    from rdflib.plugins.sparql import prepareQuery
+
+    try:
+        return prepareQuery(query).algebra
+    except Exception:  # noqa: BLE001 - anything rdflib cannot read is left to the regular expression
+        return None
+
+
+def _cycle_variable(algebra: Any) -> str | None:
+    """A variable that a transitive property path leads back to (`?x path+ ?x`), anywhere in the query."""
+    from rdflib.paths import MulPath
+    from rdflib.term import Variable
+
+    todo = [algebra]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, dict):
+            if getattr(node, "name", None) == "BGP":
+                for subject, path, obj in node.get("triples") or ():
+                    if isinstance(path, MulPath) and isinstance(subject, Variable) and subject == obj:
+                        return f"?{subject}"
+            todo.extend(node.values())
+        elif isinstance(node, (list, tuple)):
+            todo.extend(node)
+    return None
+
+
+def _cycle_edges(algebra: Any) -> str | None:
+    """For a constraint whose WHERE clause is only `$this PATH+ $this` (PATH made of IRIs, inverses,
+    sequences and alternatives): a graph pattern that binds ?kgtool_s and ?kgtool_o to the ends of every
+    step of PATH, so that the cycles can be found here instead of by the server's transitive paths."""
+    from rdflib.paths import MulPath
+    from rdflib.term import Variable
+
+    if algebra is None:
+        return None
+    node = algebra.get("p")
+    while node is not None and node.name in ("Distinct", "Reduced", "Project"):
+        node = node.get("p")
+    if node is None or node.name != "BGP" or len(node.triples) != 1:
+        return None
+    subject, path, obj = node.triples[0]
+    if subject != Variable("this") or obj != Variable("this") or not isinstance(path, MulPath) or path.mod != "+":
+        return None
+    return _steps(path.path, "?kgtool_s", "?kgtool_o", itertools.count())
 
 
 # `?x (...)+ ?x` or `?x path* ?x` in a masked query: a transitive path from a variable back to itself
@@ -1165,9 +1357,11 @@ def _select_constraint(shapes: Graph, shape: Node, constraint: Node, path: Node 
     body = resolved[brace + 1:]
     query = _prefixes(shapes, constraint) + head + "{ " + FOCUS_MARK + "\n" + body
     messages = tuple(sorted((m for m in shapes.objects(constraint, SH.message) if isinstance(m, Literal)), key=str))
+    algebra = _algebra(query)
     cycle = next((f"?{found.group(1)}" for found in _CYCLE.finditer(_mask(resolved))
-                  if found.group(1) == found.group(2)), None)
-    return _SelectConstraint(constraint, query, messages, tuple(v for v in variables + as_variables), cycle)
+                  if found.group(1) == found.group(2)), None) or _cycle_variable(algebra)
+    edges = _cycle_edges(algebra) if cycle is not None else None
+    return _SelectConstraint(constraint, query, messages, tuple(v for v in variables + as_variables), cycle, edges)
 
 
 # ------------------------------------------------------------------------------------------------ the plan
@@ -1355,7 +1549,7 @@ class ShapesPlan:
         if self.preserved:
             marked = {row["p"].value for row in store.query(
                 f"SELECT ?p WHERE {{ GRAPH <{LEXICAL_GRAPH}> {{ <{LEXICAL_GRAPH}> <{PRESERVES}> ?p }} }}")}
-            missing = sorted(self.preserved - marked)
+            missing = [] if EVERY_PREDICATE in marked else sorted(self.preserved - marked)
             if missing:
                 raise BadInputError(
                     "the store does not keep the original form of literals these shapes check: "
@@ -1387,12 +1581,17 @@ class ShapesPlan:
 
     def _check_cycles(self) -> None:
         """SPARQL constraints that look for a cycle, for a runner whose transitive paths find none (Virtuoso
-        7's: `?x path+ ?x` never matches there; written in the query's own pattern, it does not compile)."""
+        7's: `?x path+ ?x` never matches there; written in the query's own pattern, it does not compile).
+        A constraint that is only `$this PATH+ $this`, PATH made of IRIs, inverses, sequences and
+        alternatives, is run by fetching PATH's steps and finding the cycles here (`_run_cycle`); any
+        other is refused."""
         problems = [f"{_show(self.shapes, shape)}: its SPARQL constraint follows a transitive property path from "
                     f"{constraint.cycle} back to {constraint.cycle}, which Virtuoso 7 evaluates without cycles "
-                    "(a cycle would go unreported)"
+                    "(a cycle would go unreported); kgtool finds such cycles itself only when the WHERE clause is "
+                    "`$this PATH+ $this` alone, PATH made of IRIs, ^, / and |"
                     for (shape, _), constraint in sorted(self.sparql.items(), key=lambda item: str(item[0]))
-                    if constraint.cycle is not None and not _deactivated(self.shapes, constraint.node)]
+                    if constraint.cycle is not None and constraint.edges is None
+                    and not _deactivated(self.shapes, constraint.node)]
         if problems:
             raise UnsupportedShapeError(problems, remote=True)
 
@@ -1482,6 +1681,8 @@ class ShapesPlan:
                 certain = _CERTAIN.get(str(parameter))
                 if str(parameter) in RDFLIB_CHECKED and certain != "":
                     shape_of = f"REGEX(STR({var}), \"{certain}\")" if certain else "false"
+                    if compiler.runner.retypes and not raw and str(parameter) in RETYPED_TO:
+                        shape_of = f"DATATYPE({var}) != <{parameter}> || {shape_of}"  # retyped: decided in SPARQL
                     candidate = f"COALESCE({test} && !({shape_of}), false)"
             # an error fails the constraint; Virtuoso 7 cannot compile COALESCE around EXISTS, which never errs
             failing = f"!({test})" if compiler.runner.portable and "EXISTS" in test else f"!COALESCE({test}, false)"
@@ -1758,35 +1959,117 @@ class ShapesPlan:
 
     def _run_sparql(self, compiler: _Compiler, info: _ShapeInfo, focus: str, path: Node | None,
                     constraint: _SelectConstraint) -> _Job:
-        def solutions(answer: Solutions) -> list[_Result]:
-            seen: set[tuple[Any, ...]] = set()
-            results: list[_Result] = []
-            for solution in answer.rows:
-                bound = {v: solution[v] for v in answer.variables if solution[v] is not None}
-                key = tuple(sorted((k, str(v)) for k, v in bound.items()))
-                if key in seen:
-                    continue
-                seen.add(key)
-                focus_node = _rdflib(bound["this"])
-                value_term = bound.get("value")
-                value: Node | None = _rdflib(value_term) if value_term is not None else (
-                    focus_node if path is None else None)
-                path_term = bound.get("path")
-                result_path = _rdflib(path_term) if isinstance(path_term, ox.NamedNode) else path
-                if "failure" in bound:
-                    value = focus_node if path is None else None
-                formatted = {k: _rdflib(v) for k, v in bound.items() if k != "failure"}
-                if "value" in formatted:
-                    formatted["value"] = compiler.original(focus_node, result_path, formatted["value"]) \
-                        or formatted["value"]
-                messages = [_format(m, formatted) for m in constraint.messages]
-                messages += [_format(m, formatted) for m in info.messages if m not in constraint.messages]
-                results.append(_Result(focus_node, result_path, value, info.node, SH.SPARQLConstraintComponent,
-                                       info.severity, messages, constraint.node))
-            return results
-
-        return _Job(constraint.text.replace(FOCUS_MARK, focus), solutions, weight=2,
+        if not compiler.runner.cycles and constraint.cycle is not None and constraint.edges is not None:
+            return self._run_cycle(compiler, info, focus, path, constraint)
+        return _Job(constraint.text.replace(FOCUS_MARK, focus), partial(self._sparql_results, compiler, info, path,
+                                                                        constraint), weight=2,
                     user_query=f"{_show(self.shapes, info.node)}: its SPARQL constraint")
+
+    def _run_cycle(self, compiler: _Compiler, info: _ShapeInfo, focus: str, path: Node | None,
+                   constraint: _SelectConstraint) -> _Job:
+        """`$this PATH+ $this` without a transitive path: PATH's steps fetched in one plain query, the
+        nodes on a cycle found here (a strongly connected component of two or more nodes, or a step from
+        a node to itself), then those of them that are focus nodes asked of the runner."""
+        assert constraint.edges is not None
+
+        def cycles(answer: Solutions) -> list[_Result]:
+            on_cycle = _on_cycle((str(row["kgtool_s"]), row["kgtool_s"], str(row["kgtool_o"]), row["kgtool_o"])
+                                 for row in answer.rows
+                                 if row["kgtool_s"] is not None and row["kgtool_o"] is not None)
+            rows: list[Row] = []
+            iris = [key for key, term in on_cycle.items() if isinstance(term, ox.NamedNode)]
+            for start in range(0, len(iris), 200):  # few: the nodes on a cycle, asked whether they are focus nodes
+                listed = ", ".join(iris[start:start + 200])
+                rows += compiler.query(f"SELECT DISTINCT ?this WHERE {{ {focus} FILTER (?this IN ({listed})) }}")
+            if any(isinstance(term, ox.BlankNode) for term in on_cycle.values()):  # no constants for blank nodes
+                rows += [row for row in compiler.query(f"SELECT DISTINCT ?this WHERE {{ {focus} }}")
+                         if isinstance(row["this"], ox.BlankNode) and str(row["this"]) in on_cycle]
+            return self._sparql_results(compiler, info, path, constraint, Solutions(("this",), rows))
+
+        return _Job(f"SELECT DISTINCT ?kgtool_s ?kgtool_o WHERE {{ {constraint.edges} }}", cycles, weight=2,
+                    user_query=f"{_show(self.shapes, info.node)}: its SPARQL constraint (the steps of its path)")
+
+    def _sparql_results(self, compiler: _Compiler, info: _ShapeInfo, path: Node | None,
+                        constraint: _SelectConstraint, answer: Solutions) -> list[_Result]:
+        """The results of a SPARQL constraint's solutions, as pySHACL makes them."""
+        seen: set[tuple[Any, ...]] = set()
+        results: list[_Result] = []
+        for solution in answer.rows:
+            bound = {v: solution[v] for v in answer.variables if solution[v] is not None}
+            key = tuple(sorted((k, str(v)) for k, v in bound.items()))
+            if key in seen:
+                continue
+            seen.add(key)
+            focus_node = _rdflib(bound["this"])
+            value_term = bound.get("value")
+            value: Node | None = _rdflib(value_term) if value_term is not None else (
+                focus_node if path is None else None)
+            path_term = bound.get("path")
+            result_path = _rdflib(path_term) if isinstance(path_term, ox.NamedNode) else path
+            if "failure" in bound:
+                value = focus_node if path is None else None
+            formatted = {k: _rdflib(v) for k, v in bound.items() if k != "failure"}
+            if "value" in formatted:
+                formatted["value"] = compiler.original(focus_node, result_path, formatted["value"]) \
+                    or formatted["value"]
+            messages = [_format(m, formatted) for m in constraint.messages]
+            messages += [_format(m, formatted) for m in info.messages if m not in constraint.messages]
+            results.append(_Result(focus_node, result_path, value, info.node, SH.SPARQLConstraintComponent,
+                                   info.severity, messages, constraint.node))
+        return results
+
+
+def _on_cycle(edges: Iterable[tuple[str, Any, str, Any]]) -> dict[str, Any]:
+    """The nodes that reach themselves through one or more edges (keys and terms of each edge's ends):
+    the members of strongly connected components of two or more nodes, and nodes with an edge to
+    themselves (Tarjan's algorithm, without recursion)."""
+    successors: dict[str, list[str]] = {}
+    terms: dict[str, Any] = {}
+    looped: set[str] = set()
+    for source, source_term, target, target_term in edges:
+        successors.setdefault(source, []).append(target)
+        successors.setdefault(target, [])
+        terms[source], terms[target] = source_term, target_term
+        if source == target:
+            looped.add(source)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found = set(looped)
+    for root in sorted(successors):
+        if root in index:
+            continue
+        work = [(root, 0)]
+        while work:
+            node, position = work.pop()
+            if position == 0:
+                index[node] = low[node] = len(index)
+                stack.append(node)
+                on_stack.add(node)
+            following = successors[node]
+            if position < len(following):
+                work.append((node, position + 1))
+                child = following[position]
+                if child not in index:
+                    work.append((child, 0))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.update(component)
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+    return {key: terms[key] for key in sorted(found)}
 
 
 @dataclass(frozen=True)
@@ -1865,9 +2148,7 @@ def _as_written(candidates: list[Literal], value: Literal) -> Literal:
 
 
 def _generic_message(result: _Result) -> Literal:
-    name = str(result.component)[len(_SH):].replace("ConstraintComponent", "")
-    return Literal(f"{name} constraint not satisfied by {result.value.n3() if result.value is not None else ''}"
-                   .strip())
+    return Literal(default_message(result.component, result.value))
 
 
 def _copy(shapes: Graph, report: Graph, node: Node) -> None:
@@ -1915,8 +2196,7 @@ def _report(shapes: Graph, found: list[_Result]) -> ValidationReport:
 
     for item in found:
         graph.add((report, SH.result, add(item)))
-    ordered = tuple(sorted(results, key=lambda r: (_ORDER[r.severity], str(r.source_shape), str(r.focus_node),
-                                                   str(r.result_path), str(r.value))))
+    ordered = tuple(sorted(results, key=result_key))
     return ValidationReport(not ordered, graph, ordered)
 
 
@@ -1937,5 +2217,6 @@ def validate_sparql(data: Graph | Path | Sequence[Path] | Any, shapes: Graph | S
     return plan.validate(load_store(*[Path(p) for p in paths], preserve=plan.preserved))
 
 
-__all__ = ["LEXICAL_GRAPH", "ShapesPlan", "UnsupportedShapeError", "datatype_conforms", "load_store",
-           "validate_sparql"]
+__all__ = ["EVERY_PREDICATE", "HELPER_GRAPHS", "LEXICAL_GRAPH", "ShapesPlan", "UnsupportedShapeError",
+           "datatype_conforms", "keeps_verbatim", "language_cases", "load_store", "mark_verbatim", "read_ntriples",
+           "validate_sparql", "verbatim_copies"]

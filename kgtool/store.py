@@ -63,6 +63,17 @@ def _split_blank_node_lines(data: bytes) -> tuple[bytes, bytes]:
     return b"".join(plain), b"".join(labelled)
 
 
+def default_graph_size(inner: Any) -> int:
+    """Triples in a pyoxigraph store's default graph: the data. A store that kgtool.cache.fill_store or
+    kgtool.shacl_sparql.load_store wrote also holds validation's own named graphs (verbatim copies of
+    literals), which are not data."""
+    total = len(inner)
+    if next(iter(inner.named_graphs()), None) is None:
+        return total
+    named = next(iter(inner.query("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }")))
+    return total - int(named["n"].value)
+
+
 class Engine(str, Enum):
     """The SPARQL engine of the embedded store."""
 
@@ -203,7 +214,7 @@ class Store:
         return store
 
     def __len__(self) -> int:
-        return len(self.oxigraph)
+        return default_graph_size(self.oxigraph)
 
     def add_graph(self, graph: Graph) -> None:
         """Add an rdflib graph's triples to the default graph (through N-Triples, Oxigraph's bulk loader)."""

@@ -6,6 +6,7 @@ that is why no inference is needed by default.
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from rdflib import Graph, URIRef
+from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
 from .errors import BadInputError
@@ -83,27 +84,113 @@ def load_shapes(paths: list[Path]) -> Graph:
     if not any(graph.subjects(RDF.type, SH.NodeShape)) and not any(graph.subjects(RDF.type, SH.PropertyShape)):
         raise BadInputError("no sh:NodeShape or sh:PropertyShape in the shapes graph: is this SHACL?",
                             path=files[0])
+    stable_blank_nodes(graph)
     return graph
 
 
-def _results(report: Graph) -> tuple[ValidationResult, ...]:
+def stable_blank_nodes(graph: Graph) -> None:
+    """Relabel the graph's blank nodes, in place, by what they say and where they hang (a hash of their
+    description, recursively, and of the triples that point at them), so that a blank shape has the same
+    label in every run: reports name it (sh:sourceShape) and the JSON report must not change from run to
+    run. Nodes nothing tells apart get a counter after the hash."""
+    blanks = sorted({term for triple in graph for term in triple if isinstance(term, BNode)}, key=str)
+    if not blanks:
+        return
+    down: dict[Node, str] = {}
+    up: dict[Node, str] = {}
+
+    def digest(parts: list[str]) -> str:
+        return hashlib.sha256("\n".join(sorted(parts)).encode("utf-8")).hexdigest()
+
+    def content(node: Node, seen: set[Node]) -> str:
+        if not isinstance(node, BNode):
+            return node.n3()
+        if node in seen:
+            return "_:cycle"
+        if node not in down:
+            seen.add(node)
+            down[node] = digest([f"{p.n3()} {content(o, seen)}" for p, o in graph.predicate_objects(node)])
+            seen.discard(node)
+        return down[node]
+
+    def context(node: Node, seen: set[Node]) -> str:
+        if not isinstance(node, BNode):
+            return node.n3()
+        if node in seen:
+            return "_:cycle"
+        if node not in up:
+            seen.add(node)
+            up[node] = digest([f"{context(s, seen)} {p.n3()}" for s, p in graph.subject_predicates(node)])
+            seen.discard(node)
+        return up[node]
+
+    def key(node: Node) -> tuple[str, str]:
+        return content(node, set()), context(node, set())
+
+    labels: dict[Node, BNode] = {}
+    taken: dict[str, int] = {}
+    for node in sorted(blanks, key=lambda b: (*key(b), str(b))):
+        label = digest(list(key(node)))[:24]
+        count = taken.get(label, 0)
+        taken[label] = count + 1
+        labels[node] = BNode(f"s{label}" + (f"-{count}" if count else ""))
+    triples = [t for t in graph if any(isinstance(term, BNode) for term in t)]
+    for triple in triples:
+        graph.remove(triple)
+    for s, p, o in triples:
+        graph.add((labels.get(s, s), p, labels.get(o, o)))
+
+
+SEVERITY_ORDER = {Severity.VIOLATION: 0, Severity.WARNING: 1, Severity.INFO: 2}
+
+
+def result_key(result: ValidationResult) -> tuple[Any, ...]:
+    """The one order of a report's results, whichever engine made it: by severity, then every field, so
+    that two results in the same place are the same result and the report renders the same every time."""
+    def text(term: Node | None) -> str:
+        return "" if term is None else term.n3() if isinstance(term, Literal) else str(term)
+
+    return (SEVERITY_ORDER[result.severity], text(result.source_shape), text(result.focus_node),
+            text(result.result_path), text(result.value), text(result.source_constraint_component), result.message)
+
+
+def default_message(component: Node | None, value: Node | None) -> str:
+    """The message of a result whose shape (or SPARQL constraint) gives no sh:message: the same from
+    both engines, whose own wordings differ ("String language is not in ..." from pySHACL, "LanguageIn
+    constraint not satisfied by ..." from the SPARQL engine)."""
+    name = str(component).rsplit("#", 1)[-1].replace("ConstraintComponent", "")
+    return f"{name} constraint not satisfied" + (f" by {value.n3()}" if value is not None else "")
+
+
+def has_message(shapes: Graph, shape: Node | None, constraint: Node | None) -> bool:
+    """Whether the result's messages come from the shapes graph (sh:message of the SPARQL constraint or
+    of the shape) rather than from the engine."""
+    return any(True for node in (constraint, shape) if node is not None for _ in shapes.objects(node, SH.message))
+
+
+def _results(report: Graph, shapes: Graph | None = None) -> tuple[ValidationResult, ...]:
+    """The results of a report graph; with the shapes graph, a result whose shape gives no sh:message has
+    the `default_message`."""
     results = []
     for node in report.subjects(RDF.type, SH.ValidationResult):
         severity_iri = report.value(node, SH.resultSeverity)
         severity = next((s for s in Severity if s.iri == severity_iri), Severity.VIOLATION)
         messages = sorted(str(m) for m in report.objects(node, SH.resultMessage))
+        shape, component, value = (report.value(node, SH.sourceShape), report.value(node, SH.sourceConstraintComponent),
+                                   report.value(node, SH.value))
+        message = messages[0] if messages else ""
+        if shapes is not None and not has_message(shapes, shape, report.value(node, SH.sourceConstraint)):
+            message = default_message(component, value)
         results.append(ValidationResult(
             focus_node=report.value(node, SH.focusNode),  # type: ignore[arg-type]
             result_path=report.value(node, SH.resultPath),
-            value=report.value(node, SH.value),
-            source_shape=report.value(node, SH.sourceShape),  # type: ignore[arg-type]
-            source_constraint_component=report.value(node, SH.sourceConstraintComponent),  # type: ignore[arg-type]
+            value=value,
+            source_shape=shape,  # type: ignore[arg-type]
+            source_constraint_component=component,  # type: ignore[arg-type]
             severity=severity,
-            message=messages[0] if messages else "",
+            message=message,
         ))
-    order = {Severity.VIOLATION: 0, Severity.WARNING: 1, Severity.INFO: 2}
-    return tuple(sorted(results, key=lambda r: (order[r.severity], str(r.source_shape), str(r.focus_node),
-                                                str(r.result_path), str(r.value))))
+    return tuple(sorted(results, key=result_key))
 
 
 @contextmanager
@@ -151,6 +238,12 @@ def validate(data: Graph, shapes: Graph, *, inference: Inference = Inference.NON
                 inplace=inference is Inference.NONE)
     except pyshacl.errors.ReportableRuntimeError as error:
         raise BadInputError(f"the shapes graph is not valid SHACL: {' '.join(str(error).split())[:400]}") from None
+    if isinstance(report_graph, pyshacl.errors.ValidationFailure):  # returned, not raised (e.g. SERVICE)
+        raise BadInputError(f"pySHACL could not validate: {' '.join(str(report_graph.message).split())[:400]}",
+                            hint="a SHACL-SPARQL constraint that uses SERVICE, or a shape pySHACL cannot evaluate; "
+                                 "fix or leave out that shape (--shapes)")
+    if not isinstance(report_graph, Graph):  # pragma: no cover - pySHACL returns a graph or a failure
+        raise TypeError(f"pySHACL returned {type(report_graph).__name__}, not a report graph")
     report = new_graph()
     report += report_graph
-    return ValidationReport(bool(conforms), report, _results(report))
+    return ValidationReport(bool(conforms), report, _results(report, shapes))
