@@ -800,13 +800,15 @@ def serve(host: str, port: int, store_path: Path | None, timeout: float, result_
                   timeout=timeout, result_cap=result_cap, announce=announce)
 
 
-def _picture_format(image_format: str | None, output: Path | None) -> Any:
-    """The format asked for, else the one --output's suffix names, else SVG."""
+def _picture_format(image_format: str | None, output: Path | None, *, dot: bool = True) -> Any:
+    """The format asked for, else the one --output's suffix names (Graphviz's source only where `dot`),
+    else SVG."""
     from .pictures import ImageFormat
 
     if image_format is not None:
         return ImageFormat(image_format)
-    return ImageFormat.for_path(output) if output is not None else ImageFormat.SVG
+    allowed = tuple(ImageFormat) if dot else (ImageFormat.SVG, ImageFormat.PNG)
+    return ImageFormat.for_path(output, allowed=allowed) if output is not None else ImageFormat.SVG
 
 
 def _write_picture(picture: Any, output: Path | None) -> None:
@@ -888,7 +890,7 @@ def chart(subject: str, measure: str, commodity: str | None, image_format: str |
     from .build import build as build_graph
     from .pictures import draw_chart
 
-    fmt = _picture_format(image_format, output)
+    fmt = _picture_format(image_format, output, dot=False)
     graph = build_graph(_project()).graph
     _write_picture(draw_chart(graph, subject=subject, measure=measure, commodity=commodity, image_format=fmt),
                    output)

@@ -41,16 +41,16 @@ class ImageFormat(str, Enum):
     PNG = "png"
 
     @classmethod
-    def for_path(cls, path: Path) -> ImageFormat:
-        """The format a file name asks for (.svg, .png, .dot or .gv)."""
+    def for_path(cls, path: Path, *, allowed: tuple[ImageFormat, ...] | None = None) -> ImageFormat:
+        """The format a file name asks for (.svg, .png, .dot or .gv), among the `allowed` ones (default: all)."""
+        allowed = allowed or tuple(cls)
         suffix = path.suffix.lower().lstrip(".")
-        if suffix == "gv":
-            return cls.DOT
-        try:
-            return cls(suffix)
-        except ValueError:
+        found = cls.DOT if suffix == "gv" else next((f for f in cls if f.value == suffix), None)
+        if found is None or found not in allowed:
+            names = ", ".join(f".{f.value}" for f in allowed)
             raise BadInputError(f"cannot tell the picture format from {path.name!r}",
-                                hint="name the file .svg, .png or .dot, or give --format") from None
+                                hint=f"name the file {names}, or give --format")
+        return found
 
 
 @dataclass(frozen=True)

@@ -285,6 +285,8 @@ def test_cli_graph_and_chart_write_files(tmp_path: Path, fast_build: None, requi
     (["graph", "--param", "a=b"], 2, "--param needs --query"),
     (["chart", "--measure", "kgv:no-such-measure"], 3, "no quantitative claim"),
     (["chart", "--format", "dot"], 2, "Invalid value"),
+    (["chart", "--output", "chart.dot"], 3, "name the file .svg, .png, or give --format"),
+    (["chart", "--output", "chart.jpg"], 3, "name the file .svg, .png, or give --format"),
 ])
 def test_cli_errors_are_one_line(fast_build: None, args: list[str], code: int, message: str) -> None:
     result = CliRunner().invoke(main, args)
