@@ -120,6 +120,11 @@ MALFORMED: dict[str, tuple[str, bytes, int, str]] = {
                                  4, "malformed turtle"),
     "invalid UTF-8": ("latin1.ttl", (PREFIX + "ex:a ex:p \"ok\" .\nex:a ex:p \"caf\xe9\" .\n").encode("latin-1"),
                       3, "not valid UTF-8"),
+    "RDF/XML in ISO-8859-1": ("latin1.rdf", ('<?xml version="1.0" encoding="ISO-8859-1"?>\n' + RDF_XML_HEAD
+                                             + '<rdf:Description rdf:about="http://example.org/a">\n'
+                                               "<ex:p>caf\xe9</ex:p></rdf:Description></rdf:RDF>\n").encode("latin-1"),
+                              4, "the file is in ISO-8859-1 (so says its XML declaration), and kgtool reads "
+                                 "RDF/XML only in UTF-8"),
     "RDF/XML truncated": ("cut.rdf", (RDF_XML_HEAD + '<rdf:Description rdf:about="http://example.org/a">\n'
                                       '<ex:p>text').encode(), 3, "malformed RDF/XML"),
     "JSON-LD truncated": ("cut.jsonld", b'{"@id": "http://example.org/a",\n "http://example.org/p": [\n', 3,
@@ -163,7 +168,7 @@ from kgtool.rdfio import load_graph
 try:
     outcome = {{"triples": len(load_graph(Path(sys.argv[1])))}}
 except BadInputError as error:
-    outcome = {{"error": error.message, "line": error.line}}
+    outcome = {{"error": error.message, "line": error.line, "path": str(error.path)}}
 except MemoryError:
     outcome = {{"error": "MemoryError"}}
 status = open("/proc/self/status").read()  # VmHWM: this process's own peak (ru_maxrss counts the parent's)
@@ -193,6 +198,87 @@ def test_a_million_blank_nodes_take_bounded_memory(tmp_path: Path) -> None:
     outcome = parse_in_child(path)
     assert outcome["error"] == f"more than {MAX_BLANK_NODES} blank nodes" and isinstance(outcome["line"], int)
     assert int(outcome["max_rss_mb"]) < 512  # type: ignore[call-overload]
+
+
+# Every line below makes exactly one blank node, of each kind in turn: the limit is passed on the line of the
+# (MAX + 1)th. rdflib would take about 2 GB for a million of them.
+RDF_XML_NODES = ('<ex:T rdf:nodeID="b{i}"/>\n', "<ex:T/>\n",
+                 '<ex:T rdf:about="#a"><ex:p rdf:parseType="Resource"/></ex:T>\n',
+                 '<ex:T rdf:about="#a"><ex:p rdf:parseType="Collection"><ex:T rdf:about="#b"/></ex:p></ex:T>\n')
+JSON_LD_NODES = ('{{"@id": "_:b{i}", "@type": "ex:T"}},\n', '{{"@type": "ex:T"}},\n',
+                 '{{"@id": "ex:a", "ex:list": {{"@list": ["x"]}}}},\n', '{{"@id": "ex:a", "ex:p": {{"ex:q": 1}}}},\n')
+
+
+@pytest.mark.parametrize("name, head, nodes, tail", [
+    ("bnodes.rdf", '<?xml version="1.0"?>\n' + RDF_XML_HEAD, RDF_XML_NODES, "</rdf:RDF>\n"),
+    ("bnodes.jsonld", '{"@context": {"ex": "http://example.org/"},\n"@graph": [\n', JSON_LD_NODES,
+     '{"@id": "ex:end"}]}\n'),
+], ids=["rdf-xml", "json-ld"])
+def test_a_million_blank_nodes_in_rdf_xml_or_json_ld_are_refused_in_bounded_memory(
+        name: str, head: str, nodes: tuple[str, ...], tail: str, tmp_path: Path) -> None:
+    path = write_lines(tmp_path / name, 10 ** 6, lambda i: nodes[i % 4].format(i=i), head)
+    with path.open("a", encoding="utf-8") as stream:
+        stream.write(tail)
+    line = head.count("\n") + MAX_BLANK_NODES + 1
+    outcome = parse_in_child(path)
+    assert outcome["error"] == f"more than {MAX_BLANK_NODES} blank nodes", outcome
+    assert outcome["line"] == line and outcome["path"] == str(path)
+    assert int(outcome["max_rss_mb"]) < 512  # type: ignore[call-overload]
+    assert_bad_input_at(diff_cli(path), path, line, f"more than {MAX_BLANK_NODES} blank nodes")
+
+
+# Tricks that hid blank nodes from the Turtle pre-check's tokenizer (rdflib reads each file below as written,
+# and makes MORE blank nodes than the limit): the check must count what rdflib parses.
+MORE = MAX_BLANK_NODES + 50_000
+BYPASSES: dict[str, tuple[str, str, int]] = {
+    # an escaped "#" in a local name was taken for a comment: the rest of the line went unread
+    "escaped # in a prefixed name": ("hash.ttl", PREFIX + "ex:s ex:p ex:a\\# . ex:s ex:q " + "[], " * MORE
+                                     + "[] .\n", 2),
+    # an escaped quote in a local name opened a "string" that ran to the next quote on the line
+    "escaped quote in a prefixed name": ("quote.ttl", PREFIX + "ex:s ex:p ex:a\\' . ex:s ex:q " + "[], " * MORE
+                                         + "[] . ex:s ex:r \"it's\" .\n", 2),
+    "escaped # in a blank node label": ("label.ttl", PREFIX + "ex:s ex:p _:a\\#b . ex:s ex:q " + "[], " * MORE
+                                        + "[] .\n", 2),
+    # rdflib reads an IRI to the next ">", whatever is in between
+    "# in an IRI with a space": ("iri.ttl", PREFIX + "ex:s ex:p <a b#c> . ex:s ex:q " + "[], " * MORE + "[] .\n", 2),
+    # a long string closed by four quotes: the fourth is part of the string, not the start of another
+    "long string closed by four quotes": ("quotes.ttl", PREFIX + 'ex:s ex:p """a"""" . ex:s ex:q ' + "[], " * MORE
+                                          + '"x" .\n', 2),
+    # a label may hold dots (_:x.1); they were taken for the end of the statement
+    "labels with dots": ("dots.ttl", PREFIX + "".join(f"ex:s ex:p _:x.{i} .\n" for i in range(MORE)),
+                         MAX_BLANK_NODES + 2),
+    # N-Triples ends a line (and a comment) at a lone carriage return
+    "N-Triples comment ending at a carriage return": (
+        "cr.nt", "".join(f"# {i}\r_:b{i} <http://example.org/p> <http://example.org/o> .\n" for i in range(MORE)),
+        MAX_BLANK_NODES + 1),
+    # every member of a collection is a blank node (an rdf:first / rdf:rest cell), not only the "("
+    "collection members": ("list.ttl", PREFIX + "ex:s ex:p (" + " 1" * MORE + " ) .\n", 2),
+    # a path step (ex:a!ex:b) makes a blank node, in rdflib's Turtle too
+    "path steps": ("path.ttl", PREFIX + "ex:s ex:p " + "ex:a!ex:b, " * MORE + "ex:c .\n", 2),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BYPASSES))
+def test_no_trick_hides_blank_nodes_from_the_check(case: str, tmp_path: Path) -> None:
+    name, text, line = BYPASSES[case]
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8", newline="")
+    assert_bad_input_at(diff_cli(path), path, line, f"more than {MAX_BLANK_NODES} blank nodes")
+
+
+def test_no_trick_hides_nesting_from_the_check(tmp_path: Path) -> None:
+    path = tmp_path / "deep.ttl"
+    path.write_text(PREFIX + "ex:s ex:p ex:a\\# . ex:s ex:q " + "[ ex:p " * 2000 + "ex:b" + " ]" * 2000 + " .\n",
+                    encoding="utf-8")
+    assert_bad_input_at(diff_cli(path), path, 2, f"nested more than {MAX_NESTING} levels deep")
+
+
+def test_rdf_xml_declared_in_another_encoding_but_plain_ascii_still_loads(tmp_path: Path) -> None:
+    path = tmp_path / "ascii.rdf"
+    path.write_bytes(('<?xml version="1.0" encoding="ISO-8859-1"?>\n' + RDF_XML_HEAD
+                      + '<rdf:Description rdf:about="http://example.org/a"><ex:p>cafe</ex:p></rdf:Description>'
+                        "</rdf:RDF>\n").encode("ascii"))
+    assert set(load_graph(path)) == {(URIRef("http://example.org/a"), URIRef("http://example.org/p"), Literal("cafe"))}
 
 
 def test_an_enormous_literal_takes_memory_in_proportion(tmp_path: Path) -> None:
