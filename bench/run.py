@@ -388,6 +388,15 @@ def _shown(entry: dict[str, Any]) -> str:
     return f"{entry['median']:.3f} s" if entry["status"] == "ok" else entry["status"]
 
 
+def _same_results(entries: list[dict[str, Any]]) -> dict[int, bool]:
+    """For each size where both engines validated to the end: whether they found the same results."""
+    digests: dict[int, dict[str, str]] = {}
+    for e in entries:
+        if e["operation"] == "validate (after load)" and e["status"] == "ok" and "results_digest" in e["extra"]:
+            digests.setdefault(e["size"], {})[e["engine"]] = e["extra"]["results_digest"]
+    return {size: found["pySHACL"] == found["SPARQL"] for size, found in digests.items() if len(found) == 2}
+
+
 def targets(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Issue 7's targets for kgtool's engines, at 1M triples (when measured) and on the shipped graph. Each is
     met, not met, or not measured; a time limit that stopped a measurement fails a time target (shown as
@@ -439,10 +448,13 @@ def targets(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
             add("validation results identical to pySHACL's", "identical (focus, path, component, severity)"
                 if same else "different", same)
         else:
+            smaller = [size for size, same in sorted(_same_results(entries).items()) if size < TARGETS_AT]
+            where = f"; identical to pySHACL's at {', '.join(show_size(s) for s in smaller)}" if smaller else ""
+            planted = bool(fast["extra"].get("as_planted"))
             add("validation results identical to pySHACL's",
-                "pySHACL not run to the end; the SPARQL engine's results "
-                + ("are" if fast["extra"].get("as_planted") else "are not") + " exactly the planted ones",
-                None if fast["extra"].get("as_planted") else False)
+                f"pySHACL stopped at {slow['cap']:.0f} s at 1M; the SPARQL engine's results are "
+                + ("" if planted else "not ") + "exactly the planted ones" + where,
+                None if planted else False)
     shipped = [e for e in entries if e["size"] is None]
     slowest("kgtool build <= 2 s cold", [e for e in shipped if e["operation"] == "cold start: kgtool build"], 2)
     slowest("kgtool --help <= 0.3 s", [e for e in shipped if e["operation"] == "cold start: kgtool --help"], 0.3)

@@ -102,7 +102,6 @@ ORIGINAL_GRAPH = "urn:kgtool:shacl-sparql:original"  # the other rewritten liter
 # preserve this "predicate" to keep a verbatim copy of every literal Oxigraph rewrites, whatever its predicate, in
 # the lexical graph (what a persistent store keeps, for shapes not known when it is filled: kgtool.cache.fill_store)
 EVERY_PREDICATE = "urn:kgtool:shacl-sparql:every-predicate"
-HELPER_GRAPHS = (LEXICAL_GRAPH, ORIGINAL_GRAPH)  # named graphs of validation's own, never the data's
 # <ORIGINAL_GRAPH> <LANGUAGE_CASE> "en-GB" in ORIGINAL_GRAPH: the data writes the tag Oxigraph lower-cases so
 LANGUAGE_CASE = "urn:kgtool:shacl-sparql:language-as-written"
 
@@ -327,7 +326,7 @@ def datatype_conforms(value: Node, rule: URIRef) -> bool:
 
 # ------------------------------------------------------------------------------------------------ loading
 
-def _read_ntriples(path: Path) -> bytes:
+def read_ntriples(path: Path) -> bytes:
     """N-Triples bytes for any RDF file Oxigraph reads; quads lose their graph name (one default graph)."""
     suffix = path.suffix.lower()
     if suffix == ".nt":
@@ -442,11 +441,6 @@ def _load_graph(store: Any, graph: Graph, preserve: frozenset[str]) -> None:
         store.extend(quads)
 
 
-def read_ntriples(path: Path) -> bytes:
-    """Any RDF file Oxigraph reads, as N-Triples bytes (blank nodes labelled once, for every use of them)."""
-    return _read_ntriples(path)
-
-
 def verbatim_copies(data: bytes, *, label_prefix: str = "") -> list[Any]:
     """Quads for the lexical graph: a verbatim copy of every literal of the N-Triples `data` whose form
     Oxigraph changes, whatever its predicate (what `load_store(..., preserve=[EVERY_PREDICATE])` keeps).
@@ -488,7 +482,7 @@ def load_store(*sources: Path | Graph, preserve: Iterable[str | URIRef] = ()) ->
         if isinstance(source, Graph):
             _load_graph(store, source, kept)
         else:
-            data = _read_ntriples(Path(source))
+            data = read_ntriples(Path(source))
             _load_bytes(store, data, kept, Path(source))
             store.extend(language_cases(data if Path(source).suffix.lower() == ".nt" else _raw(Path(source))))
     return store
@@ -822,8 +816,8 @@ class _Compiler:
         """A graph pattern: `var` (bound) is an instance of `cls` or of a subclass. One look-up of the
         node's types, compared with the classes (VALUES would make one look-up per class)."""
         classes = self.present(cls)
-        if not classes:
-            return "FILTER (false)"
+        if not classes:  # a pattern no triple matches: Virtuoso 7 takes EXISTS { FILTER (false) } for true
+            return f"{var} <{_NO_INSTANCE}> <{_NO_INSTANCE}> ."
         if len(classes) == 1:
             return f"{var} <{_RDF_TYPE}> {classes[0]} ."
         c = self.fresh("class")
@@ -968,7 +962,7 @@ class _Compiler:
         """The SPARQL expression that is true when `var` satisfies one constraint parameter of `shape`."""
         shapes = self.shapes
         if predicate == SH["class"]:
-            if not self.present(parameter):  # no instance: Virtuoso 7 takes EXISTS { FILTER (false) } for true
+            if not self.present(parameter):  # no instance of the class in the data: nothing to look up
                 return "false"
             return f"EXISTS {{ {self.instance_of(var, parameter)} }}"
         if predicate == SH.datatype:
@@ -1256,6 +1250,7 @@ def _prefixes(shapes: Graph, constraint: Node) -> str:
 
 
 FOCUS_MARK = "#KGTOOL-FOCUS#"
+_NO_INSTANCE = "urn:kgtool:shacl-sparql:no-instance"  # a predicate and object no data uses
 _NOT_EXISTS = re.compile(r"\bFILTER\s+NOT\s+EXISTS\s*\{", re.IGNORECASE)
 _NOT_PLAIN = re.compile(r"\b(FILTER|OPTIONAL|UNION|BIND|VALUES|GRAPH|MINUS|SERVICE|EXISTS|SELECT)\b", re.IGNORECASE)
 
@@ -2154,12 +2149,17 @@ def _generic_message(result: _Result) -> Literal:
 
 
 def _copy(shapes: Graph, report: Graph, node: Node) -> None:
-    """Copy a blank node's description (a path, a nested shape) from the shapes graph to the report."""
-    if not isinstance(node, BNode):
-        return
-    for p, o in shapes.predicate_objects(node):
-        report.add((node, p, o))
-        _copy(shapes, report, o)
+    """Copy a blank node's description (a path, a nested shape, a list of any length), and the blank nodes
+    it leads to, from the shapes graph to the report."""
+    todo, seen = [node], set()
+    while todo:
+        current = todo.pop()
+        if not isinstance(current, BNode) or current in seen:
+            continue
+        seen.add(current)
+        for p, o in shapes.predicate_objects(current):
+            report.add((current, p, o))
+            todo.append(o)
 
 
 def _report(shapes: Graph, found: list[_Result]) -> ValidationReport:
@@ -2219,6 +2219,6 @@ def validate_sparql(data: Graph | Path | Sequence[Path] | Any, shapes: Graph | S
     return plan.validate(load_store(*[Path(p) for p in paths], preserve=plan.preserved))
 
 
-__all__ = ["EVERY_PREDICATE", "HELPER_GRAPHS", "LEXICAL_GRAPH", "ShapesPlan", "UnsupportedShapeError",
+__all__ = ["EVERY_PREDICATE", "LEXICAL_GRAPH", "ShapesPlan", "UnsupportedShapeError",
            "datatype_conforms", "keeps_verbatim", "language_cases", "load_store", "mark_verbatim", "read_ntriples",
            "validate_sparql", "verbatim_copies"]

@@ -7,7 +7,7 @@ that is why no inference is needed by default.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
@@ -88,49 +88,56 @@ def load_shapes(paths: list[Path]) -> Graph:
     return graph
 
 
+def _digest(parts: list[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(parts)).encode("utf-8")).hexdigest()
+
+
+def _blank_hashes(blanks: list[BNode], edges: Callable[[Node], Iterable[tuple[str, Node]]]) -> dict[Node, str]:
+    """A hash of each blank node over its `edges` (label, neighbour), neighbours that are blank nodes by
+    their own hash, recursively (a node met again on the way is "_:cycle"). Depth-first with a stack of
+    its own, not Python's: an RDF list of any length is one long chain."""
+    done: dict[Node, str] = {}
+    for root in blanks:
+        if root in done:
+            continue
+        stack: list[tuple[Node, Iterator[tuple[str, Node]], list[str], str]] = [(root, iter(edges(root)), [], "")]
+        on_stack = {root}
+        while stack:
+            node, pending, parts, reached_by = stack[-1]
+            for label, other in pending:
+                if not isinstance(other, BNode):
+                    parts.append(f"{label} {other.n3()}")
+                elif other in done:
+                    parts.append(f"{label} {done[other]}")
+                elif other in on_stack:
+                    parts.append(f"{label} _:cycle")
+                else:
+                    stack.append((other, iter(edges(other)), [], label))
+                    on_stack.add(other)
+                    break
+            else:
+                done[node] = _digest(parts)
+                stack.pop()
+                on_stack.discard(node)
+                if stack:  # the node it was reached from
+                    stack[-1][2].append(f"{reached_by} {done[node]}")
+    return done
+
+
 def stable_blank_nodes(graph: Graph) -> None:
     """Relabel the graph's blank nodes, in place, by what they say and where they hang (a hash of their
-    description, recursively, and of the triples that point at them), so that a blank shape has the same
-    label in every run: reports name it (sh:sourceShape) and the JSON report must not change from run to
-    run. Nodes nothing tells apart get a counter after the hash."""
+    description, and of the triples that point at them, each recursively), so that a blank shape has the
+    same label in every run: reports name it (sh:sourceShape) and the JSON report must not change from run
+    to run. Nodes nothing tells apart get a counter after the hash."""
     blanks = sorted({term for triple in graph for term in triple if isinstance(term, BNode)}, key=str)
     if not blanks:
         return
-    down: dict[Node, str] = {}
-    up: dict[Node, str] = {}
-
-    def digest(parts: list[str]) -> str:
-        return hashlib.sha256("\n".join(sorted(parts)).encode("utf-8")).hexdigest()
-
-    def content(node: Node, seen: set[Node]) -> str:
-        if not isinstance(node, BNode):
-            return node.n3()
-        if node in seen:
-            return "_:cycle"
-        if node not in down:
-            seen.add(node)
-            down[node] = digest([f"{p.n3()} {content(o, seen)}" for p, o in graph.predicate_objects(node)])
-            seen.discard(node)
-        return down[node]
-
-    def context(node: Node, seen: set[Node]) -> str:
-        if not isinstance(node, BNode):
-            return node.n3()
-        if node in seen:
-            return "_:cycle"
-        if node not in up:
-            seen.add(node)
-            up[node] = digest([f"{context(s, seen)} {p.n3()}" for s, p in graph.subject_predicates(node)])
-            seen.discard(node)
-        return up[node]
-
-    def key(node: Node) -> tuple[str, str]:
-        return content(node, set()), context(node, set())
-
+    down = _blank_hashes(blanks, lambda node: ((p.n3(), o) for p, o in graph.predicate_objects(node)))
+    up = _blank_hashes(blanks, lambda node: ((p.n3(), s) for s, p in graph.subject_predicates(node)))
     labels: dict[Node, BNode] = {}
     taken: dict[str, int] = {}
-    for node in sorted(blanks, key=lambda b: (*key(b), str(b))):
-        label = digest(list(key(node)))[:24]
+    for node in sorted(blanks, key=lambda b: (down[b], up[b], str(b))):
+        label = _digest([down[node], up[node]])[:24]
         count = taken.get(label, 0)
         taken[label] = count + 1
         labels[node] = BNode(f"s{label}" + (f"-{count}" if count else ""))
@@ -225,13 +232,28 @@ def _parse_each_query_once() -> Iterator[None]:
         SPARQLProcessor.query = original  # type: ignore[method-assign]
 
 
+@contextmanager
+def _literal_converters_kept() -> Iterator[None]:
+    """Put rdflib's table of literal converters back as it was afterwards: OWL-RL inference (owlrl, which
+    pySHACL runs for --inference) replaces some of them for the whole process with its own, and its
+    xsd:gMonthDay converter rejects "--12-01", so every literal parsed later would be judged ill-typed."""
+    from rdflib.term import _toPythonMapping  # noqa: PLC2701 - the table owlrl changes in place
+
+    saved = dict(_toPythonMapping)
+    try:
+        yield
+    finally:
+        _toPythonMapping.clear()
+        _toPythonMapping.update(saved)
+
+
 def validate(data: Graph, shapes: Graph, *, inference: Inference = Inference.NONE,
              meta_shacl: bool = False) -> ValidationReport:
     """Validate `data` (which should include the ontology) against `shapes` with pySHACL."""
     import pyshacl  # heavy: imported only when validating
 
     try:
-        with _parse_each_query_once():
+        with _parse_each_query_once(), _literal_converters_kept():
             conforms, report_graph, _ = pyshacl.validate(
                 data, shacl_graph=shapes, inference=None if inference is Inference.NONE else inference.value,
                 advanced=True, meta_shacl=meta_shacl, allow_warnings=False, allow_infos=False, debug=False,

@@ -240,3 +240,37 @@ def test_a_shape_pyshacl_cannot_run_is_bad_input_not_a_crash(runner: CliRunner, 
     assert "Traceback" not in result.stderr and result.stdout == ""
     sparql = runner.invoke(main, ["validate", "--shapes", str(shapes), "--engine", "sparql"])
     assert sparql.exit_code == 3 and "SERVICE" in sparql.stderr
+
+
+def test_a_shape_with_a_long_list_validates_with_either_engine(tmp_path: Path) -> None:
+    """Blank nodes of the shapes get stable labels without recursion: a sh:in of 2,000 values is fine."""
+    values = " ".join(f'"v{i}"' for i in range(2000))
+    shapes = tmp_path / "long.ttl"
+    shapes.write_text("@prefix sh: <http://www.w3.org/ns/shacl#> . @prefix ex: <http://example.org/> .\n"
+                      f"ex:S a sh:NodeShape ; sh:targetClass ex:A ; sh:property [ sh:path ex:p ; sh:in ( {values} ) ] .\n",
+                      encoding="utf-8")
+    data = tmp_path / "data.ttl"
+    data.write_text('@prefix ex: <http://example.org/> .\nex:a a ex:A ; ex:p "v1999" .\nex:b a ex:A ; ex:p "w" .\n',
+                    encoding="utf-8")
+    outputs = []
+    for engine in ("pyshacl", "sparql"):
+        result = CliRunner().invoke(main, ["validate", str(data), "--shapes", str(shapes), "--engine", engine,
+                                           "--format", "json"])
+        assert result.exit_code == 1, result.output + result.stderr
+        found = json.loads(result.stdout)
+        assert [r["focusNode"] for r in found] == ["http://example.org/b"]
+        outputs.append(result.stdout)
+    assert outputs[0] == outputs[1]
+
+
+def test_inference_leaves_rdflib_reading_literals_as_before(tmp_path: Path) -> None:
+    """owlrl (pySHACL's --inference) swaps rdflib's literal converters for the whole process; kgtool puts
+    them back, so a month and day parsed afterwards is still well-typed."""
+    from rdflib import Literal
+
+    from kgtool.namespaces import XSD
+
+    assert not Literal("--12-01", datatype=XSD.gMonthDay).ill_typed
+    result = CliRunner().invoke(main, ["validate", "--inference", "rdfs", "--format", "json"])
+    assert result.exit_code == 0, result.output + result.stderr
+    assert not Literal("--12-01", datatype=XSD.gMonthDay).ill_typed
