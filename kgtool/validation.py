@@ -159,15 +159,22 @@ def _labels() -> Graph:
     return labels
 
 
+def _sparql_only(engine: Engine, inference: Inference, option: str, refusal: str, *, engine_hint: str,
+                 inference_hint: str) -> None:
+    """BadInputError when pySHACL or its inference is asked for where only the SPARQL engine can run."""
+    if engine is Engine.PYSHACL:
+        raise BadInputError(refusal, hint=engine_hint)
+    if inference is not Inference.NONE:
+        raise BadInputError(f"--inference {inference.value} cannot be used with {option}", hint=inference_hint)
+
+
 def _stored(store: Store, shapes: Graph, engine: Engine, inference: Inference) -> Validation:
     """A persistent store, with the SPARQL engine: pySHACL would read Oxigraph's canonical literals
     ("5"^^xsd:integer for "05"^^xsd:nonNegativeInteger) and report datatypes the data does not have."""
-    if engine is Engine.PYSHACL:
-        raise BadInputError("pySHACL cannot validate a store: a store keeps literals in Oxigraph's canonical form",
-                            hint="use --engine sparql (or auto) with --store, or validate the RDF files")
-    if inference is not Inference.NONE:
-        raise BadInputError(f"--inference {inference.value} cannot be used with --store",
-                            hint="inference is pySHACL's: validate the RDF files with --engine pyshacl")
+    _sparql_only(engine, inference, "--store",
+                 "pySHACL cannot validate a store: a store keeps literals in Oxigraph's canonical form",
+                 engine_hint="use --engine sparql (or auto) with --store, or validate the RDF files",
+                 inference_hint="inference is pySHACL's: validate the RDF files with --engine pyshacl")
     plan = ShapesPlan(shapes)
     if not keeps_verbatim(store.oxigraph):
         raise BadInputError("this store was made before kgtool kept the original form of literals, which "
@@ -178,12 +185,9 @@ def _stored(store: Store, shapes: Graph, engine: Engine, inference: Inference) -
 
 
 def _remote(endpoint: Endpoint, shapes: Graph, engine: Engine, inference: Inference) -> Validation:
-    if engine is Engine.PYSHACL:
-        raise BadInputError("pySHACL cannot validate a graph on a SPARQL server",
-                            hint="use --engine sparql (or auto) with --endpoint, or validate a local copy")
-    if inference is not Inference.NONE:
-        raise BadInputError(f"--inference {inference.value} cannot be used with --endpoint",
-                            hint="the server's data is validated as it is")
+    _sparql_only(engine, inference, "--endpoint", "pySHACL cannot validate a graph on a SPARQL server",
+                 engine_hint="use --engine sparql (or auto) with --endpoint, or validate a local copy",
+                 inference_hint="the server's data is validated as it is")
     plan = ShapesPlan(shapes)
     runner = EndpointRunner(endpoint)
     report = plan.run(runner)
